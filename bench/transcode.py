@@ -1,0 +1,172 @@
+"""Benchmark: one decode fanned out to every rung vs one FFmpeg process (and decode) per rung.
+
+    python bench/transcode.py [--source PATH] [--device-class web] [--preset veryfast]
+
+Without --source a 1080p30 10 s testsrc2 + sine mezzanine is generated first. Both strategies
+encode the same renditions with the same encoder settings (the per-rung runs use
+`build_rung_command`, plus one audio-only run). Prints a table and one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pipeline.ffmpeg_cmd import build_rung_command, build_transcode_command  # noqa: E402
+from pipeline.media import MediaInfo  # noqa: E402
+from pipeline.plan_model import AudioRendition, Plan, VideoRung  # noqa: E402
+from pipeline.transcode import run_ffmpeg  # noqa: E402
+
+# Apple's H.264 16:9 ladder up to 1080p (one rung per size), kbps.
+APPLE_LADDER = [
+    (416, 234, 145),
+    (640, 360, 365),
+    (768, 432, 730),
+    (960, 540, 2000),
+    (1280, 720, 3000),
+    (1920, 1080, 6000),
+]
+
+
+def generate_source(path: Path, seconds: float = 10.0) -> Path:
+    """A 1080p30 H.264 + stereo AAC mezzanine, encoded at high quality like a real one."""
+    argv = [
+        "ffmpeg", "-hide_banner", "-v", "error", "-y",
+        "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30",
+        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+        "-t", f"{seconds:g}", "-pix_fmt", "yuv420p",
+        "-c:v", "libx264", "-preset", "veryfast", "-crf", "18",
+        "-c:a", "aac", "-b:a", "192k", "-ac", "2", str(path),
+    ]  # fmt: skip
+    run_ffmpeg(argv, source=str(path), duration=seconds)
+    return path
+
+
+def probe_source(source: Path) -> MediaInfo | None:
+    try:
+        from pipeline.probe import probe
+    except ImportError:
+        return None
+    return probe(source)
+
+
+def make_plan(source: Path, media: MediaInfo | None, device_class: str) -> tuple[Plan, str]:
+    """The project's planner when it exists, else the Apple ladder by hand."""
+    if media is not None:
+        try:
+            from pipeline.plan import plan
+        except ImportError:
+            pass
+        else:
+            return plan(media, [device_class]), "pipeline.plan"
+    duration = media.duration if media else 10.0
+    video_index = media.video[0].index if media and media.video else 0
+    audio_index = media.audio[0].index if media and media.audio else 1
+    rungs = [
+        VideoRung(
+            name=f"v{h}p{kbps}",
+            width=w,
+            height=h,
+            bitrate_kbps=kbps,
+            maxrate_kbps=kbps * 11 // 10,
+            bufsize_kbps=kbps * 2,
+            frame_rate=media.video[0].frame_rate if media and media.video else "30/1",
+            device_classes=[device_class],
+        )
+        for w, h, kbps in APPLE_LADDER
+    ]
+    audio = [AudioRendition(name="a-und-aac2", source_index=audio_index, default=True)]
+    plan = Plan(
+        source=str(source),
+        video_source_index=video_index,
+        device_classes=[device_class],
+        duration=duration,
+        video=rungs,
+        audio=audio,
+    )
+    return plan, "hand-built Apple ladder"
+
+
+def timed(runs: list[list[str]], source: str, duration: float) -> tuple[float, float]:
+    """Wall seconds and child CPU seconds (user + system) for running argvs one after another."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    for argv in runs:
+        run_ffmpeg(argv, source=source, duration=duration)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source", type=Path, help="mezzanine to encode (default: generated)")
+    parser.add_argument("--device-class", default="web")
+    parser.add_argument("--preset", default="veryfast")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="bench-transcode-") as tmp:
+        work = Path(tmp)
+        source = args.source or generate_source(work / "src_1080p.mp4")
+        media = probe_source(source)
+        plan, origin = make_plan(source, media, args.device_class)
+        src = str(source)
+
+        single_argv, _ = build_transcode_command(
+            plan, work / "single", media=media, preset=args.preset
+        )
+        (work / "single").mkdir()
+        single_wall, single_cpu = timed([single_argv], src, plan.duration)
+
+        (work / "per_rung").mkdir()
+        per_rung = [
+            build_rung_command(plan, r, work / "per_rung", media=media, preset=args.preset)
+            for r in plan.video
+        ]
+        audio_only = plan.model_copy(update={"video": []})
+        if audio_only.audio:
+            per_rung.append(
+                build_transcode_command(audio_only, work / "per_rung", preset=args.preset)[0]
+            )
+        rung_wall, rung_cpu = timed(per_rung, src, plan.duration)
+
+    result = {
+        "source": src if args.source else "generated testsrc2 1920x1080 30fps",
+        "plan": origin,
+        "duration_s": round(plan.duration, 3),
+        "rungs": [f"{r.width}x{r.height}@{r.bitrate_kbps}k" for r in plan.video],
+        "audio": len(plan.audio),
+        "preset": args.preset,
+        "single_decode_wall_s": round(single_wall, 2),
+        "single_decode_cpu_s": round(single_cpu, 2),
+        "single_decode_realtime_factor": round(plan.duration / single_wall, 2),
+        "per_rung_wall_s": round(rung_wall, 2),
+        "per_rung_cpu_s": round(rung_cpu, 2),
+        "per_rung_realtime_factor": round(plan.duration / rung_wall, 2),
+        "wall_ratio_single_over_per_rung": round(single_wall / rung_wall, 3),
+        "cpu_ratio_single_over_per_rung": round(single_cpu / rung_cpu, 3),
+    }
+    d = plan.duration
+    print(f"plan: {origin}; {len(plan.video)} rungs + {len(plan.audio)} audio, {d:g} s")
+    print(f"{'strategy':<22}{'wall s':>9}{'cpu s':>9}{'x realtime':>12}")
+    for label, wall, cpu in [
+        ("single decode", single_wall, single_cpu),
+        ("process per rung", rung_wall, rung_cpu),
+    ]:
+        print(f"{label:<22}{wall:>9.2f}{cpu:>9.2f}{d / wall:>12.2f}")
+    wall_ratio, cpu_ratio = single_wall / rung_wall, single_cpu / rung_cpu
+    print(f"ratio single/per-rung: wall {wall_ratio:.3f}, cpu {cpu_ratio:.3f} (< 1: single wins)")
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,43 @@
+"""The encoding plan: what the transcode stage must produce. Plain data, built by `plan.py`."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class VideoRung(BaseModel):
+    name: str  # unique and file-name safe, e.g. "v720p3000"
+    width: int  # even, square pixels, as displayed (rotation already applied)
+    height: int
+    bitrate_kbps: int  # target average bitrate
+    maxrate_kbps: int  # VBV maxrate (peak cap)
+    bufsize_kbps: int
+    codec: str = "h264"  # "h264" | "hevc"
+    profile: str = "high"  # "baseline" | "main" | "high" | "main10"
+    level: str | None = None  # "4.0", ... (None: let the encoder choose)
+    frame_rate: str  # output frame rate as an exact fraction "30/1", "30000/1001"
+    tonemap: bool = False  # HDR source tone-mapped to SDR BT.709 for this rung
+    device_classes: list[str] = Field(default_factory=list)  # classes that use this rung
+
+
+class AudioRendition(BaseModel):
+    name: str  # unique and file-name safe, e.g. "a-eng-aac2"
+    source_index: int  # container stream index of the source audio stream
+    language: str = "und"
+    codec: str = "aac"  # "aac" | "eac3" | "ac3"
+    channels: int = 2
+    bitrate_kbps: int = 128
+    sample_rate: int = 48000
+    default: bool = False  # DEFAULT=YES in HLS / first in DASH
+    device_classes: list[str] = Field(default_factory=list)
+
+
+class Plan(BaseModel):
+    source: str  # path of the mezzanine
+    video_source_index: int | None  # None for an audio-only source (refused by ingest)
+    device_classes: list[str]
+    gop_seconds: float = 2.0  # closed GOP, IDR at identical timestamps in every rung
+    segment_seconds: float = 6.0
+    duration: float  # seconds, from probe
+    video: list[VideoRung] = Field(default_factory=list)
+    audio: list[AudioRendition] = Field(default_factory=list)

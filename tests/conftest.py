@@ -1,0 +1,92 @@
+"""Shared fixtures: synthetic media made on demand by `fixtures.generate` (FFmpeg is required)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `fixtures` is a repo folder, not an installed package
+    sys.path.insert(0, str(ROOT))
+
+from fixtures.generate import generate  # noqa: E402
+
+MediaFactory = Callable[..., Path]
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where generated sources go: a session temp dir, or $VOD_FIXTURE_CACHE to reuse runs."""
+    cache = os.environ.get("VOD_FIXTURE_CACHE")
+    if cache:
+        Path(cache).mkdir(parents=True, exist_ok=True)
+        return Path(cache)
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="session")
+def media_factory(media_dir: Path) -> MediaFactory:
+    """`media_factory("rotated")` / `media_factory("long", duration=30)` -> path of the source.
+
+    Generated once per session per kind + parameters (see fixtures/generate.py for the kinds).
+    Treat the files as read-only: they are shared by every test in the session.
+    """
+
+    def make(kind: str, **params: Any) -> Path:
+        return generate(kind, media_dir, **params)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def media(media_factory: MediaFactory) -> MediaFactory:
+    """Alias of `media_factory`."""
+    return media_factory
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def sample_mov() -> Path:
+    """The committed README sample (12 s, 1280x720 30 fps H.264 + stereo AAC 'eng')."""
+    return ROOT / "fixtures" / "sample.mov"
+
+
+VOD = [sys.executable, "-m", "vod.cli"]
+
+
+def run_vod(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the real `vod` command line in a subprocess, as a user would."""
+    return subprocess.run([*VOD, *args], capture_output=True, text=True, timeout=900, cwd=ROOT)
+
+
+@pytest.fixture(scope="session")
+def sample_title(tmp_path_factory: pytest.TempPathFactory, sample_mov: Path) -> dict[str, Any]:
+    """The README job: the bundled sample through the real CLI (web ladder, subtitles)."""
+    origin = tmp_path_factory.mktemp("origin")
+    srt = sample_mov.with_suffix(".srt")
+    proc = run_vod(
+        "ingest",
+        str(sample_mov),
+        "--title-id",
+        "sample",
+        "--origin",
+        str(origin),
+        "--device-class",
+        "web",
+        "--subtitles",
+        f"{srt}:en",
+        "--json",
+    )
+    assert proc.returncode == 0, proc.stderr
+    return {"origin": origin, "summary": json.loads(proc.stdout), "dir": origin / "sample"}

@@ -1,0 +1,260 @@
+"""The `vod` console command: one front for every stage and service."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+from pipeline.errors import PipelineError
+
+err = Console(stderr=True, highlight=False)
+EXIT_ERROR = 1
+
+
+def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """PipelineError -> one line on stderr naming the file and the cause, non-zero exit."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except PipelineError as e:
+            err.print(f"[red]error:[/red] {e.one_line()}", markup=True, soft_wrap=True)
+            if e.detail and click.get_current_context().find_root().params.get("verbose"):
+                err.print(e.detail, markup=False)
+            sys.exit(EXIT_ERROR)
+        except KeyboardInterrupt:
+            err.print("interrupted")
+            sys.exit(130)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Show FFmpeg's output on errors.")
+@click.version_option(package_name="vod-pipeline")
+def main(verbose: bool) -> None:
+    """vod-pipeline: mezzanine in, CMAF HLS + DASH out."""
+
+
+@main.command("probe")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the probe result as JSON.")
+@friendly_errors
+def probe_cmd(source: Path, as_json: bool) -> None:
+    """Describe a source: container, duration and every stream."""
+    from pipeline.probe import probe
+
+    info = probe(source)
+    if as_json:
+        click.echo(info.model_dump_json(indent=2))
+        return
+    click.echo(f"{info.path}: {info.container}, {info.duration:.3f} s, {info.size} bytes")
+    for v in info.video:
+        hdr = " HDR" if v.hdr else ""
+        click.echo(
+            f"  video #{v.index}: {v.codec} {v.profile or ''} {v.width}x{v.height} "
+            f"(display {v.display_width}x{v.display_height}, SAR {v.sample_aspect_ratio}, "
+            f"rotation {v.rotation}) {v.fps:.3f} fps{' VFR' if v.variable_frame_rate else ''} "
+            f"{v.bit_depth}-bit {v.color_transfer or ''}{hdr}"
+            f"{' interlaced' if v.interlaced else ''}"
+        )
+    for a in info.audio:
+        click.echo(
+            f"  audio #{a.index}: {a.codec} {a.language} {a.channels} ch "
+            f"({a.channel_layout or '?'}) {a.sample_rate} Hz"
+        )
+    for s in info.subtitles:
+        click.echo(f"  subtitle #{s.index}: {s.codec} {s.language}")
+
+
+@main.group("ladder")
+def ladder_group() -> None:
+    """Ladder definitions per device class."""
+
+
+@ladder_group.command("plan")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option(
+    "--device-class",
+    "device_classes",
+    default="web",
+    show_default=True,
+    help="Comma-separated device classes (tv, stb, mobile, web).",
+)
+@click.option("--json", "as_json", is_flag=True)
+@friendly_errors
+def ladder_plan_cmd(source: Path, device_classes: str, as_json: bool) -> None:
+    """Show the encoding plan for SOURCE."""
+    from pipeline.plan import format_plan, plan
+    from pipeline.probe import probe
+
+    p = plan(probe(source), _classes(device_classes))
+    click.echo(p.model_dump_json(indent=2) if as_json else format_plan(p))
+
+
+@ladder_group.command("list")
+def ladder_list_cmd() -> None:
+    """List the device classes with a ladder."""
+    from pipeline.ladder import available_classes
+
+    for name in available_classes():
+        click.echo(name)
+
+
+@main.command("ingest")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--title-id", required=True, help="Id of the title on the origin.")
+@click.option(
+    "--origin",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Origin directory; the title lands in ORIGIN/TITLE_ID.",
+)
+@click.option(
+    "--device-class",
+    "device_classes",
+    default="web",
+    show_default=True,
+    help="Comma-separated device classes (tv, stb, mobile, web).",
+)
+@click.option(
+    "--subtitles",
+    multiple=True,
+    metavar="FILE[:LANG]",
+    help="Sidecar WebVTT or SRT subtitles; repeatable.",
+)
+@click.option("--segment-seconds", default=6.0, show_default=True, type=float)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON summary on stdout.")
+@friendly_errors
+def ingest_cmd(
+    source: Path,
+    title_id: str,
+    origin: Path,
+    device_classes: str,
+    subtitles: tuple[str, ...],
+    segment_seconds: float,
+    as_json: bool,
+) -> None:
+    """Probe, plan, transcode, package, write manifests, validate and publish SOURCE."""
+    from pipeline.ingest import ingest
+    from pipeline.subtitles import parse_subtitle_arg
+
+    subs = [parse_subtitle_arg(s) for s in subtitles]
+    with _stage_progress(enabled=not as_json) as report:
+        result = ingest(
+            source,
+            title_id,
+            origin,
+            device_classes=_classes(device_classes),
+            subtitles=subs,
+            segment_seconds=segment_seconds,
+            progress=report,
+        )
+    if as_json:
+        click.echo(json.dumps(result.summary(), indent=2))
+        return
+    summary = result.summary()
+    err.print(f"[green]published[/green] {result.title_dir}", markup=True)
+    for r in summary["renditions"]:
+        if r["kind"] == "video":
+            detail = f"{r['width']}x{r['height']} {r['bandwidth'] // 1000} kbps peak"
+        elif r["kind"] == "audio":
+            detail = f"{r['language']} {r['channels']} ch {r['bandwidth'] // 1000} kbps"
+        else:
+            detail = r["language"]
+        click.echo(f"  {r['kind']:5} {r['id']:<18} {r['codecs']:<14} {detail}")
+    click.echo(f"HLS:  {result.master}\nDASH: {result.mpd}")
+    timings = ", ".join(f"{k} {v:.1f}s" for k, v in summary["timings"].items())
+    click.echo(f"timings: {timings}")
+    click.echo(f"watch:   vod serve {origin}  then open http://127.0.0.1:8000/?title={title_id}")
+
+
+@main.command("validate")
+@click.argument("target")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--no-decode", is_flag=True, help="Skip decoding every segment (faster).")
+@friendly_errors
+def validate_cmd(target: str, as_json: bool, no_decode: bool) -> None:
+    """Check a title (directory, manifest path or URL) against the authoring rules."""
+    from pipeline.validate import validate
+
+    report = validate(target, decode=not no_decode)
+    if as_json:
+        click.echo(report.to_json())
+    else:
+        click.echo(report.format_text())
+    sys.exit(0 if report.ok else EXIT_ERROR)
+
+
+@main.command("serve")
+@click.argument("root", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve_cmd(root: Path, host: str, port: int) -> None:
+    """Serve an origin directory over HTTP (CORS on) with a player page."""
+    from vod.serve import serve
+
+    serve(root, host, port)
+
+
+@main.group("pssh")
+def pssh_group() -> None:
+    """PSSH boxes and DRM signalling."""
+
+
+@pssh_group.command("decode")
+@click.argument("value")
+@friendly_errors
+def pssh_decode_cmd(value: str) -> None:
+    """Decode a PSSH (base64, hex, data: URI, PlayReady object, or a file such as init.mp4)."""
+    from drm.pssh import pssh_decode_command
+
+    click.echo(pssh_decode_command(value))
+
+
+def _classes(value: str) -> list[str]:
+    return [c.strip() for c in value.split(",") if c.strip()]
+
+
+class _stage_progress:
+    """A rich progress bar per stage on stderr; silent when disabled (e.g. --json)."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled and err.is_terminal
+        self.progress = Progress(
+            TextColumn("{task.description:<10}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TimeElapsedColumn(),
+            console=err,
+        )
+        self.tasks: dict[str, int] = {}
+
+    def __enter__(self) -> Callable[[str, float], None]:
+        if self.enabled:
+            self.progress.start()
+        return self.report
+
+    def report(self, stage: str, fraction: float) -> None:
+        if not self.enabled:
+            return
+        if stage not in self.tasks:
+            self.tasks[stage] = self.progress.add_task(stage, total=1.0)
+        self.progress.update(self.tasks[stage], completed=fraction)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            self.progress.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,363 @@
+"""`vod serve`: a small static HTTP origin for packaged titles, plus a watch page.
+
+Players need more than a plain file server: CORS (the page and the media may sit on
+different origins), byte ranges (byte-range I-frame playlists, sidx-indexed DASH),
+and exact Content-Types. Everything here is stdlib so the origin runs wherever the
+packager does. It is a development and test origin; a CDN serves production traffic.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import mimetypes
+import os
+import re
+import socket
+import sys
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from drm.clearkey import license_response
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+REPO_WEB_MODULES = Path(__file__).resolve().parents[1] / "web" / "node_modules"
+MANIFEST_NAMES = ("master.m3u8", "manifest.mpd")
+TITLE_SCAN_DEPTH = 3
+
+# URL name under /_player/lib/ -> file inside web/node_modules (npm package dist files).
+PLAYER_LIBS: dict[str, str] = {
+    "shaka-player.compiled.js": "shaka-player/dist/shaka-player.compiled.js",
+    "hls.min.js": "hls.js/dist/hls.min.js",
+    "dash.all.min.js": "dashjs/dist/modern/umd/dash.all.min.js",
+}
+
+CONTENT_TYPES: dict[str, str] = {
+    ".m3u8": "application/vnd.apple.mpegurl",
+    ".mpd": "application/dash+xml",
+    ".m4s": "video/iso.segment",
+    ".mp4": "video/mp4",
+    ".m4v": "video/mp4",
+    ".cmfv": "video/mp4",
+    ".m4a": "audio/mp4",
+    ".cmfa": "audio/mp4",
+    ".cmft": "application/mp4",
+    ".ts": "video/mp2t",
+    ".aac": "audio/aac",
+    ".vtt": "text/vtt",
+    ".webvtt": "text/vtt",
+    ".ttml": "application/ttml+xml",
+    ".js": "application/javascript",
+    ".json": "application/json",
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css",
+    ".xml": "application/xml",
+    ".jpg": "image/jpeg",
+    ".png": "image/png",
+    ".key": "application/octet-stream",
+}
+
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": "Content-Length, Content-Range, Accept-Ranges, ETag",
+}
+
+_RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_CHUNK = 256 * 1024
+
+
+def content_type(path: Path) -> str:
+    """Media types players check: hls.js and Safari care about the m3u8 and mpd types."""
+    suffix = path.suffix.lower()
+    if suffix in CONTENT_TYPES:
+        return CONTENT_TYPES[suffix]
+    guessed, _ = mimetypes.guess_type(path.name)
+    return guessed or "application/octet-stream"
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None | bool:
+    """Parse a single `bytes=` range into inclusive (start, end).
+
+    None means no usable range (serve the whole file, as RFC 9110 allows for
+    multi-range or malformed headers); False means unsatisfiable (416).
+    """
+    if not header:
+        return None
+    match = _RANGE_RE.match(header.strip())
+    if not match:
+        return None
+    first, last = match.groups()
+    if not first and not last:
+        return None
+    if not first:  # suffix range: the last N bytes
+        length = int(last)
+        if length == 0:
+            return False
+        return (max(0, size - length), size - 1) if size else False
+    start = int(first)
+    if start >= size:
+        return False
+    end = min(int(last), size - 1) if last else size - 1
+    return (start, end) if end >= start else None
+
+
+def resolve_inside(root: Path, url_path: str) -> Path | None:
+    """Map a URL path to a file under root, or None if it would leave root.
+
+    The path is percent-decoded once; any `..`, `.`, backslash or NUL segment is
+    refused, and the final real path (symlinks followed) must stay under root.
+    """
+    decoded = unquote(url_path)
+    if "\x00" in decoded or "\\" in decoded:
+        return None
+    parts = [p for p in decoded.split("/") if p]
+    if any(p in (".", "..") for p in parts):
+        return None
+    real_root = root.resolve()
+    candidate = real_root.joinpath(*parts).resolve() if parts else real_root
+    if candidate != real_root and not candidate.is_relative_to(real_root):
+        return None
+    return candidate
+
+
+def find_titles(root: Path) -> list[dict[str, str | None]]:
+    """Directories under root holding a master.m3u8 or manifest.mpd, as URL paths."""
+    real_root = root.resolve()
+    titles: list[dict[str, str | None]] = []
+    for dirpath, dirnames, filenames in os.walk(real_root):
+        here = Path(dirpath)
+        rel = here.relative_to(real_root)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
+        if len(rel.parts) >= TITLE_SCAN_DEPTH:
+            dirnames[:] = []
+        found = {name: name in filenames for name in MANIFEST_NAMES}
+        if rel.parts and any(found.values()):
+            base = "/" + "/".join(rel.parts) + "/"
+            titles.append(
+                {
+                    "id": rel.as_posix(),
+                    "hls": base + "master.m3u8" if found["master.m3u8"] else None,
+                    "dash": base + "manifest.mpd" if found["manifest.mpd"] else None,
+                }
+            )
+    return sorted(titles, key=lambda t: str(t["id"]))
+
+
+def clearkey_license(keys_param: str, request_body: bytes) -> dict[str, object]:
+    """Answer a W3C ClearKey licence request from keys given in the URL (dev/test only).
+
+    Players without inline clear-key support (hls.js) need a licence URL; this echoes
+    back the keys the page itself was given, for the KIDs the CDM asked for.
+    """
+    keys = {}
+    for pair in filter(None, keys_param.split(",")):
+        kid_hex, _, key_hex = pair.partition(":")
+        keys[bytes.fromhex(kid_hex.replace("-", ""))] = bytes.fromhex(key_hex)
+    return license_response(request_body, keys)
+
+
+class OriginHandler(BaseHTTPRequestHandler):
+    """GET/HEAD/OPTIONS over the title root, the player page and the player libraries."""
+
+    server: OriginServer
+    protocol_version = "HTTP/1.1"
+    server_version = "vod-serve"
+
+    def log_message(self, format: str, *args: object) -> None:
+        log.debug("%s %s", self.address_string(), format % args)
+
+    def end_headers(self) -> None:
+        for name, value in CORS_HEADERS.items():
+            self.send_header(name, value)
+        super().end_headers()
+
+    def do_OPTIONS(self) -> None:
+        self.send_response(HTTPStatus.NO_CONTENT)
+        self.send_header("Access-Control-Allow-Methods", "GET, HEAD, POST, OPTIONS")
+        requested = self.headers.get("Access-Control-Request-Headers")
+        self.send_header("Access-Control-Allow-Headers", requested or "Range, Content-Type")
+        self.send_header("Access-Control-Max-Age", "86400")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_HEAD(self) -> None:
+        self._get(send_body=False)
+
+    def do_GET(self) -> None:
+        self._get(send_body=True)
+
+    def do_POST(self) -> None:
+        url = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(min(length, 1 << 20)) if length else b""
+        if length > len(body):
+            self.close_connection = True  # unread body would poison keep-alive
+        if url.path != "/_clearkey":
+            self._error(HTTPStatus.METHOD_NOT_ALLOWED)
+            return
+        keys = parse_qs(url.query).get("keys", [""])[0]
+        try:
+            payload = clearkey_license(keys, body)
+        except ValueError:
+            self._error(HTTPStatus.BAD_REQUEST)
+            return
+        self._send_bytes(json.dumps(payload).encode(), "application/json", True)
+
+    def _get(self, send_body: bool) -> None:
+        path = urlsplit(self.path).path
+        if path in ("/", "/index.html"):
+            self._send_file(STATIC_DIR / "player.html", send_body)
+        elif path == "/_titles":
+            body = json.dumps(find_titles(self.server.root), indent=1).encode()
+            self._send_bytes(body, "application/json", send_body)
+        elif path.startswith("/_player/lib/"):
+            rel = PLAYER_LIBS.get(path.removeprefix("/_player/lib/"))
+            lib = self.server.player_libs / rel if rel else None
+            if lib is None or not lib.is_file():
+                self._error(HTTPStatus.NOT_FOUND, "player library missing: run scripts/setup.sh")
+                return
+            self._send_file(lib, send_body)
+        elif path.startswith("/_player/"):
+            self._send_from(STATIC_DIR, path.removeprefix("/_player"), send_body)
+        else:
+            self._send_from(self.server.root, path, send_body)
+
+    def _send_from(self, base: Path, url_path: str, send_body: bool) -> None:
+        target = resolve_inside(base, url_path)
+        if target is None:
+            self._error(HTTPStatus.FORBIDDEN)
+        elif not target.is_file():
+            self._error(HTTPStatus.NOT_FOUND)  # directories too: no listings
+        else:
+            self._send_file(target, send_body)
+
+    def _send_file(self, path: Path, send_body: bool) -> None:
+        try:
+            handle = path.open("rb")
+        except OSError:
+            self._error(HTTPStatus.NOT_FOUND)
+            return
+        with handle:
+            stat = os.fstat(handle.fileno())
+            size = stat.st_size
+            wanted = parse_range(self.headers.get("Range"), size)
+            if wanted is False:
+                self.send_response(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE)
+                self.send_header("Content-Range", f"bytes */{size}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            start, end = wanted if isinstance(wanted, tuple) else (0, size - 1)
+            length = end - start + 1 if size else 0
+            self.send_response(HTTPStatus.PARTIAL_CONTENT if wanted else HTTPStatus.OK)
+            if wanted:
+                self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+            self.send_header("Content-Type", content_type(path))
+            self.send_header("Content-Length", str(length))
+            self.send_header("Accept-Ranges", "bytes")
+            self.send_header("Last-Modified", self.date_time_string(int(stat.st_mtime)))
+            self.send_header("ETag", f'"{stat.st_mtime_ns:x}-{size:x}"')
+            self.send_header("Cache-Control", "no-cache")
+            self.end_headers()
+            if send_body and length:
+                handle.seek(start)
+                _copy_exact(handle, self.wfile, length)
+
+    def _send_bytes(self, body: bytes, ctype: str, send_body: bool) -> None:
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-cache")
+        self.end_headers()
+        if send_body:
+            self.wfile.write(body)
+
+    def _error(self, status: HTTPStatus, message: str | None = None) -> None:
+        body = (message or status.phrase).encode() + b"\n"
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+
+def _copy_exact(src, dst, length: int) -> None:  # type: ignore[no-untyped-def]
+    """Copy exactly `length` bytes in chunks (a range must not run past its end)."""
+    remaining = length
+    while remaining > 0:
+        chunk = src.read(min(_CHUNK, remaining))
+        if not chunk:
+            break
+        dst.write(chunk)
+        remaining -= len(chunk)
+
+
+class OriginServer(ThreadingHTTPServer):
+    """Threaded server carrying the title root and where the player libraries live."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], root: Path, player_libs: Path) -> None:
+        self.root = root.resolve()
+        self.player_libs = player_libs
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, OriginHandler)
+
+    def handle_error(self, request, client_address) -> None:  # type: ignore[no-untyped-def]
+        """Players abort requests all the time (seeks, ABR switches): not worth a traceback."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError | TimeoutError):
+            log.debug("client %s went away: %s", client_address, exc)
+        else:
+            log.exception("error serving %s", client_address)
+
+
+def player_libs_dir() -> Path:
+    """web/node_modules of the repo (editable install), or VOD_PLAYER_LIBS if set."""
+    override = os.environ.get("VOD_PLAYER_LIBS")
+    return Path(override) if override else REPO_WEB_MODULES
+
+
+def make_server(
+    root: Path, host: str = "127.0.0.1", port: int = 0, *, player_libs: Path | None = None
+) -> ThreadingHTTPServer:
+    """Bind (port 0 picks a free one) without serving; callers run serve_forever()."""
+    root = Path(root)
+    if not root.is_dir():
+        raise NotADirectoryError(f"origin root is not a directory: {root}")
+    return OriginServer((host, port), root, player_libs or player_libs_dir())
+
+
+def base_url(server: ThreadingHTTPServer) -> str:
+    """http://host:port of a bound server (IPv6 hosts bracketed)."""
+    host, port = server.server_address[:2]
+    host = str(host)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def serve(root: Path, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve until Ctrl-C, printing the watch page and title URLs."""
+    server = make_server(root, host, port)
+    url = base_url(server)
+    print(f"Serving {Path(root).resolve()} at {url}/")
+    titles = find_titles(Path(root))
+    for title in titles:
+        print(f"  {title['id']}: {url}/?title={title['id']}&autoplay=1")
+    if not titles:
+        print("  (no titles yet: a title is a folder with master.m3u8 or manifest.mpd)")
+    if not all((player_libs_dir() / rel).is_file() for rel in PLAYER_LIBS.values()):
+        print("  player libraries missing: run scripts/setup.sh to install them")
+    print(f"Watch page: {url}/   (Ctrl-C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
