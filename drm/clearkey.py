@@ -61,14 +61,14 @@ def license_response(request_json: bytes | str, keys: Mapping[bytes, bytes]) -> 
 
     KIDs we do not hold are left out (the CDM then reports the key as missing).
     """
-    kids = _requested_kids(request_json)
+    kids = requested_kids(request_json)
     jwks = [
         {"kty": "oct", "kid": b64url(kid), "k": b64url(keys[kid])} for kid in kids if kid in keys
     ]
     return {"keys": jwks, "type": "temporary"}
 
 
-def _requested_kids(request_json: bytes | str) -> list[bytes]:
+def requested_kids(request_json: bytes | str) -> list[bytes]:
     try:
         req = json.loads(request_json)
     except (ValueError, TypeError):

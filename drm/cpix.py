@@ -25,8 +25,8 @@ from lxml import etree
 
 from drm.keys import LABELS, ContentKey, DrmError
 from drm.systems import COMMON_UUID, FAIRPLAY_UUID, PLAYREADY_UUID, WIDEVINE_UUID
-from drm.xml_safety import XmlSafetyError, parse_xml
 from pipeline.errors import PipelineError
+from pipeline.xml_safety import XmlSafetyError, parse_xml
 
 CPIX_NS = "urn:dashif:org:cpix"
 PSKC_NS = "urn:ietf:params:xml:ns:keyprov:pskc"

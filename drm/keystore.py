@@ -20,7 +20,7 @@ from pathlib import Path
 
 from drm.keys import LABELS, ContentKey, DrmError, kid_uuid
 
-__all__ = ["LocalKeyStore", "KeyStoreError"]
+__all__ = ["LocalKeyStore", "KeyStoreError", "default_store_path"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,15 @@ CREATE TABLE IF NOT EXISTS content_keys (
 )
 """
 _BUSY_TIMEOUT_S = 30.0
+
+
+def default_store_path() -> Path:
+    """$VOD_KEY_STORE, else ~/.local/share/vod-pipeline/keys.sqlite (never on the origin)."""
+    env = os.environ.get("VOD_KEY_STORE")
+    if env:
+        return Path(env).expanduser()
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "vod-pipeline" / "keys.sqlite"
 
 
 class KeyStoreError(DrmError):

@@ -41,6 +41,10 @@ from pipeline.mp4.base import parse_box, read_header
 from pipeline.mp4.boxes import Pssh
 from pipeline.mp4.fields import BoxFormatError
 
+# Where `vod serve` answers ClearKey licences (POST, W3C JSON) and delivers keys for HLS
+# "identity" key URIs (GET .../{kid hex}).
+CLEARKEY_LICENSE_PATH = "/license/clearkey"
+
 __all__ = [
     "SYSTEMS",
     "pssh_box",
@@ -411,9 +415,10 @@ def hls_key_lines(
     Widevine: URI = data: URI of its pssh box, KEYFORMAT = its urn:uuid, plus KEYID (read by
     hls.js). PlayReady: URI = data:...charset=UTF-16 base64 PRO, KEYFORMAT
     com.microsoft.playready. FairPlay (cbcs only): `skd_uri`, default skd://{kid_hex}.
-    ClearKey: KEYFORMAT org.w3.clearkey with KEYID; URI = the licence URL when one is given
-    (Shaka Player reads it as the licence server), else a data: URI of the KID (hls.js reads
-    the first 16 bytes as the KID).
+    ClearKey: HLS has no ClearKey KEYFORMAT of its own; players (Shaka) treat KEYFORMAT
+    "identity" with SAMPLE-AES(-CTR) as ClearKey and GET the raw 16-byte key from URI, so the
+    URI is a key-delivery URL: `{licence URL}/{kid hex}` (default: `vod serve`'s
+    /license/clearkey/{kid hex}). The key itself never goes into a playlist.
     """
     method = hls_method(scheme)
     boxes = system_pssh_boxes([s for s in _systems(systems) if s == "widevine"], scheme, kid)
@@ -432,8 +437,8 @@ def hls_key_lines(
                 raise DrmError("FairPlay needs the cbcs scheme (METHOD=SAMPLE-AES)")
             lines.append(fairplay.ext_x_key_line(skd_uri or fairplay.skd_uri(kid), tag=tag))
         elif system == "clearkey":
-            uri = _url(la_url, system) or "data:text/plain;base64," + _b64(kid)
-            lines.append(_key_line(tag, method, uri, "org.w3.clearkey", keyid))
+            base = (_url(la_url, system) or CLEARKEY_LICENSE_PATH).rstrip("/")
+            lines.append(_key_line(tag, method, f"{base}/{kid.hex()}", "identity", keyid))
     return lines
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.dash import write_mpd
 from pipeline.errors import PipelineError
@@ -28,6 +29,9 @@ from pipeline.subtitles import load_subtitles, vtt_duration
 from pipeline.transcode import transcode
 from pipeline.validate import validate
 
+if TYPE_CHECKING:  # DRM is optional: only imported when a title is protected
+    from drm.protect import Protection
+
 Progress = Callable[[str, float], None]  # (stage, fraction 0..1)
 WORK = ".work"
 
@@ -40,6 +44,7 @@ class IngestResult:
     plan: Plan
     media: MediaInfo
     timings: dict[str, float] = field(default_factory=dict)
+    protection: Protection | None = None
 
     @property
     def master(self) -> Path:
@@ -58,6 +63,18 @@ class IngestResult:
             "duration": round(self.presentation.duration, 3),
             "renditions": [_rendition(t) for t in self.presentation.tracks],
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            **({"drm": self._drm_summary()} if self.protection else {}),
+        }
+
+    def _drm_summary(self) -> dict:
+        """Systems, scheme and KIDs per label; content keys never appear here."""
+        p = self.protection
+        assert p is not None
+        return {
+            "systems": p.systems,
+            "scheme": p.scheme,
+            "kids": p.kids_by_label(),
+            "license_url": p.license_url,
         }
 
 
@@ -109,6 +126,7 @@ def ingest(
     segment_seconds: float = 6.0,
     progress: Progress | None = None,
     validate_output: bool = True,
+    protection: Protection | None = None,
 ) -> IngestResult:
     """Turn one mezzanine into a validated HLS + DASH title at ORIGIN/<title_id>."""
     source = Path(source)
@@ -131,6 +149,8 @@ def ingest(
                 stage="subtitles",
             )
 
+    if protection is not None:
+        protection.load_keys(title_id, _key_labels(plan))
     origin.mkdir(parents=True, exist_ok=True)
     staged = staging_dir(origin, title_id)
     try:
@@ -138,16 +158,19 @@ def ingest(
         with clock.stage("transcode"):
             outputs = transcode(plan, work, media=media, progress=lambda f: report("transcode", f))
         with clock.stage("package"):
-            tracks = package_all(plan, outputs, staged, report)
-            tracks += write_text_tracks(staged, [(t, lang) for t, lang, _ in texts])
-        presentation = Presentation(
-            title_id=title_id,
-            segment_seconds=segment_seconds,
-            tracks=tracks,
-            duration=max(t.duration_seconds for t in tracks if t.kind != "text"),
-        )
+            text_tracks = write_text_tracks(staged, [(t, lang) for t, lang, _ in texts])
+            sets = package_sets(plan, outputs, staged, report, protection)
+        by_scheme = {
+            scheme: Presentation(
+                title_id=title_id,
+                segment_seconds=segment_seconds,
+                tracks=tracks + text_tracks,
+                duration=max(t.duration_seconds for t in tracks),
+            )
+            for scheme, tracks in sets.items()
+        }
         with clock.stage("manifests"):
-            write_manifests(presentation, staged)
+            write_manifests(by_scheme, staged, protection)
         _remove_tree(work)
         if validate_output:
             with clock.stage("validate"):
@@ -157,19 +180,87 @@ def ingest(
     except BaseException:
         discard(staged, origin)
         raise
-    return IngestResult(title_id, final, presentation, plan, media, clock.timings)
+    presentation = by_scheme[_hls_key(protection)]
+    return IngestResult(title_id, final, presentation, plan, media, clock.timings, protection)
+
+
+def _key_labels(plan: Plan) -> list[str]:
+    from drm.keys import label_for
+
+    labels = [label_for("video", rung.height) for rung in plan.video]
+    return labels + (["AUDIO"] if plan.audio else [])
+
+
+def _hls_key(protection: Protection | None) -> str:
+    return protection.hls_scheme() if protection else "clear"
+
+
+def _dash_key(protection: Protection | None) -> str:
+    return protection.dash_scheme() if protection else "clear"
+
+
+def package_sets(
+    plan: Plan,
+    outputs: dict[str, Path],
+    title_dir: Path,
+    report: Progress,
+    protection: Protection | None,
+) -> dict[str, list[Track]]:
+    """One set of segments per scheme ("clear" when unprotected). With two schemes (`both`)
+    each set lives in its own folder (cenc/, cbcs/) and its URIs say so."""
+    if protection is None:
+        return {"clear": package_all(plan, outputs, title_dir, report)}
+    schemes = protection.segment_schemes
+    sets: dict[str, list[Track]] = {}
+    for scheme in schemes:
+        prefix = scheme if len(schemes) > 1 else ""
+        target = title_dir / prefix if prefix else title_dir
+        tracks = package_all(plan, outputs, target, report, protection, scheme)
+        sets[scheme] = [_rebase(t, prefix) for t in tracks] if prefix else tracks
+    return sets
+
+
+def _rebase(track: Track, prefix: str) -> Track:
+    """Track URIs relative to the title directory when its files sit in a sub-folder."""
+
+    def rel(uri: str | None) -> str | None:
+        return f"{prefix}/{uri}" if uri else uri
+
+    return track.model_copy(
+        update={
+            "init_uri": rel(track.init_uri),
+            "segment_template": rel(track.segment_template),
+            "segments": [s.model_copy(update={"uri": rel(s.uri)}) for s in track.segments],
+        }
+    )
 
 
 def package_all(
-    plan: Plan, outputs: dict[str, Path], title_dir: Path, report: Progress
+    plan: Plan,
+    outputs: dict[str, Path],
+    title_dir: Path,
+    report: Progress,
+    protection: Protection | None = None,
+    scheme: str = "",
 ) -> list[Track]:
     """Package video rungs first; audio then cuts its segments at the video segment starts."""
     tracks: list[Track] = []
     steps = len(plan.video) + len(plan.audio)
     boundaries: list[float] | None = None
+
+    def hooks(kind: str, height: int | None) -> dict:
+        if protection is None:
+            return {}
+        enc = protection.encryptor(scheme, protection.key_for(kind, height))
+        return {"transform": enc, "init_transform": enc.init_transform}
+
     for i, rung in enumerate(plan.video):
         track = package_track(
-            outputs[rung.name], title_dir, rung.name, segment_seconds=plan.segment_seconds
+            outputs[rung.name],
+            title_dir,
+            rung.name,
+            segment_seconds=plan.segment_seconds,
+            **hooks("video", rung.height),
         )
         if boundaries is None:
             boundaries = [s.start / track.timescale for s in track.segments]
@@ -187,6 +278,7 @@ def package_all(
                 language=rendition.language,
                 name=name,
                 default=rendition.default,
+                **hooks("audio", None),
             )
         )
         report("package", (len(plan.video) + j + 1) / steps)
@@ -215,10 +307,25 @@ def write_text_tracks(title_dir: Path, texts: Sequence[tuple[str, str]]) -> list
     return tracks
 
 
-def write_manifests(presentation: Presentation, title_dir: Path) -> None:
-    for name, text in write_hls(presentation).items():
+def write_manifests(
+    by_scheme: dict[str, Presentation], title_dir: Path, protection: Protection | None = None
+) -> None:
+    """HLS from the HLS set (cbcs when `both`), DASH from the DASH set (cenc when `both`)."""
+    hls = by_scheme[_hls_key(protection)]
+    dash = by_scheme[_dash_key(protection)]
+    if protection is None:
+        playlists = write_hls(hls)
+        mpd = write_mpd(dash)
+    else:
+        playlists = write_hls(
+            hls,
+            key_lines=protection.hls_key_lines,
+            session_key_lines=protection.hls_session_key_lines(hls.tracks),
+        )
+        mpd = write_mpd(dash, content_protection=protection.dash_content_protection)
+    for name, text in playlists.items():
         (title_dir / name).write_text(text, encoding="utf-8")
-    (title_dir / "manifest.mpd").write_text(write_mpd(presentation), encoding="utf-8")
+    (title_dir / "manifest.mpd").write_text(mpd, encoding="utf-8")
 
 
 def check_valid(title_dir: Path) -> None:

@@ -268,20 +268,23 @@ def _alignment(
 def _hls_vs_dash(
     sink: Sink, h: HlsChecker, d: DashChecker, stats: dict[str, RenditionStats]
 ) -> None:
-    hls = {pl.init: pl for pl in h.title.media_playlists()}
-    dash = {r.init: r for r in d.title.representations if r.init}
+    # Matched by rendition (the init segment's folder), so a title that serves HLS from a cbcs
+    # set and DASH from a cenc set (`--scheme both`) is compared rendition by rendition.
+    hls = {_rendition_of(pl.init): pl for pl in h.title.media_playlists() if pl.init}
+    dash = {_rendition_of(r.init): r for r in d.title.representations if r.init}
     for init in hls.keys() - dash.keys():
         sink.add(
             "align.hls_dash",
             hls[init].uri,
-            f"the track of this playlist ({sink_display(h, init)}) is not in "
+            f"the track of this playlist ({sink_display(h, hls[init].init)}) is not in "
             f"{sink_display(h, d.mpd_uri)}",
         )
     for init in dash.keys() - hls.keys():
         sink.add(
             "align.hls_dash",
             d.mpd_uri,
-            f"Representation {dash[init].id} ({sink_display(h, init)}) has no HLS playlist",
+            f"Representation {dash[init].id} ({sink_display(h, dash[init].init)}) has no "
+            "HLS playlist",
         )
     for init in hls.keys() & dash.keys():
         pl, rep = hls[init], dash[init]
@@ -293,10 +296,11 @@ def _hls_vs_dash(
                 f"{label}: {len(pl.segments)} vs {len(rep.segments)} segments",
             )
             continue
-        st = stats.get(init)
+        st = stats.get(pl.init)
         frame = st.frame_duration if st is not None else 0.0
+        same_files = pl.init == rep.init
         for k, (a, b) in enumerate(zip(pl.segments, rep.segments, strict=True), start=1):
-            if a.uri != b.uri:
+            if same_files and a.uri != b.uri:
                 sink.add(
                     "align.hls_dash",
                     pl.uri,
@@ -312,6 +316,11 @@ def _hls_vs_dash(
                     f"{label}: segment {k} lasts {a.duration:.6f} s in HLS, {dd:.6f} s in DASH",
                 )
                 break
+
+
+def _rendition_of(init: str) -> str:
+    """'cbcs/v720/init.mp4' -> 'v720' (URL or path)."""
+    return init.rstrip("/").rsplit("/", 2)[-2] if "/" in init else init
 
 
 def sink_display(h: HlsChecker, uri: str) -> str:

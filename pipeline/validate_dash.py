@@ -21,6 +21,7 @@ from pipeline.validate_fetch import FetchError, resolve
 from pipeline.validate_hls import StatsLookup, frame_seconds, pct, within
 from pipeline.validate_media import MediaError, MediaStore, analyze_segment, report_fetch_error
 from pipeline.validate_model import Sink
+from pipeline.xml_safety import DoctypeRefused, NotWellFormed, parse_xml
 
 MAX_SEGMENTS = 200_000  # per Representation: a hostile @r must not exhaust memory
 _TEMPLATE_VAR = re.compile(r"\$(RepresentationID|Number|Time|Bandwidth|SubNumber)?(%0\d+d)?\$")
@@ -43,21 +44,19 @@ def parse_duration(text: str | None) -> float | None:
 
 
 def safe_xml(data: bytes) -> etree._Element:
-    """Parse XML with no network, no DTD, no entity expansion; refuse any DOCTYPE/ENTITY."""
+    """Parse XML with no network, no DTD, no entity expansion; refuse any DOCTYPE/ENTITY.
+
+    The parse is `pipeline.xml_safety`'s; its refusals become UnsafeXml, and malformed XML
+    raises lxml's own XMLSyntaxError.
+    """
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
         raise UnsafeXml("the document declares a DTD or entities")
-    parser = etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_pis=True,
-    )
-    root = etree.fromstring(data, parser)
-    docinfo = root.getroottree().docinfo
-    if docinfo.internalDTD is not None or docinfo.externalDTD is not None or docinfo.doctype:
-        raise UnsafeXml("the document declares a DTD")
+    try:
+        root = parse_xml(data, "MPD", remove_pis=True)
+    except DoctypeRefused:
+        raise UnsafeXml("the document declares a DTD") from None
+    except NotWellFormed as e:
+        raise e.syntax_error from None
     for el in root.iter():
         if not isinstance(el.tag, str):  # an unresolved entity reference
             raise UnsafeXml("the document uses entity references")

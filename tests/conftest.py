@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from pipeline.plan_model import VideoRung
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `fixtures` is a repo folder, not an installed package
     sys.path.insert(0, str(ROOT))
@@ -90,3 +92,17 @@ def sample_title(tmp_path_factory: pytest.TempPathFactory, sample_mov: Path) -> 
     )
     assert proc.returncode == 0, proc.stderr
     return {"origin": origin, "summary": json.loads(proc.stdout), "dir": origin / "sample"}
+
+
+def video_rung(name: str, w: int, h: int, kbps: int, **kw: Any) -> VideoRung:
+    """A video rung with the ladder's rate control (maxrate 1.1x, buffer 2x); 30 fps by default."""
+    kw.setdefault("frame_rate", "30/1")
+    return VideoRung(
+        name=name,
+        width=w,
+        height=h,
+        bitrate_kbps=kbps,
+        maxrate_kbps=kbps * 11 // 10,
+        bufsize_kbps=kbps * 2,
+        **kw,
+    )

@@ -235,26 +235,9 @@ def close_player_session() -> None:
         session.close()
 
 
-def play(
-    url: str,
-    player: Player,
-    *,
-    min_time: float = 3.0,
-    timeout: float = 45,
-    clear_keys: dict[str, str] | None = None,
-    license_url: str | None = None,
-    retries: int = 1,
-) -> PlayResult:
-    """Play url in the shared headless Chromium; see PlayerSession.play."""
-    return player_session().play(
-        url,
-        player,
-        min_time=min_time,
-        timeout=timeout,
-        clear_keys=clear_keys,
-        license_url=license_url,
-        retries=retries,
-    )
+def play(url: str, player: Player, **options: Any) -> PlayResult:
+    """Play url in the shared headless Chromium; `options` and defaults as PlayerSession.play's."""
+    return player_session().play(url, player, **options)
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ from drm.cpix import (
     parse_response,
 )
 from drm.keys import ContentKey
-from drm.xml_safety import XmlSafetyError, parse_xml
+from pipeline.xml_safety import XmlSafetyError, parse_xml
 
 SHARED_XSD_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "schemas" / "cpix"
 NS = {"cpix": "urn:dashif:org:cpix", "pskc": "urn:ietf:params:xml:ns:keyprov:pskc"}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,6 +11,15 @@ from mpegdash.parser import MPEGDASHParser
 from pipeline.dash import NS_CENC, NS_DASHIF, NS_MSPR, iso_duration, write_mpd
 from pipeline.errors import PackageError
 from pipeline.presentation import Presentation, Segment, Track
+from presentations import (
+    AUDIO_RATE,
+    audio_bounds,
+    audio_track,
+    frame_bounds,
+    segments,
+    text_track,
+    video_track,
+)
 
 MPD = "urn:mpeg:dash:schema:mpd:2011"
 NS = {"d": MPD, "cenc": NS_CENC}
@@ -21,55 +28,26 @@ SEG_FRAMES = 100  # 4 s segments
 FRAMES = 100 * 15 + 37  # 61.48 s
 
 
+VIDEO_BOUNDS = frame_bounds(FRAMES, SEG_FRAMES, 3600)
+
+
 def _segments(tid: str, bounds: list[int], bytes_per_tick: float) -> list[Segment]:
-    return [
-        Segment(
-            uri=f"{tid}/{i}.m4s",
-            number=i,
-            start=a,
-            duration=b - a,
-            size=int((b - a) * bytes_per_tick) + i * 97,
-        )
-        for i, (a, b) in enumerate(zip(bounds, bounds[1:], strict=False), 1)
-    ]
+    return segments(tid, bounds, lambda n, ticks: int(ticks * bytes_per_tick) + n * 97)
 
 
 def _video(tid: str, w: int, h: int, codecs: str, kbps: int) -> Track:
-    bounds = [f * 3600 for f in range(0, FRAMES, SEG_FRAMES)] + [FRAMES * 3600]
-    return Track(
-        id=tid,
-        kind="video",
-        codecs=codecs,
-        timescale=VIDEO_TS,
-        init_uri=f"{tid}/init.mp4",
-        segment_template=f"{tid}/$Number$.m4s",
-        segments=_segments(tid, bounds, kbps * 125 / VIDEO_TS),
-        bandwidth=kbps * 1150,
-        average_bandwidth=kbps * 1000,
-        width=w,
-        height=h,
-        frame_rate="25",
-    )
+    segs = _segments(tid, VIDEO_BOUNDS, kbps * 125 / VIDEO_TS)
+    return video_track(
+        tid, w, h, codecs, VIDEO_TS, "25", segs,
+        bandwidth=kbps * 1150, average_bandwidth=kbps * 1000,
+    )  # fmt: skip
 
 
 def _audio(tid: str, codecs: str, lang: str, ch: int, kbps: int, frame: int, **kw) -> Track:
-    rate = 48000
-    video_bounds = [f * 3600 for f in range(0, FRAMES, SEG_FRAMES)] + [FRAMES * 3600]
-    bounds = [math.ceil(b / VIDEO_TS * rate / frame) * frame for b in video_bounds]
-    return Track(
-        id=tid,
-        kind="audio",
-        codecs=codecs,
-        timescale=rate,
-        init_uri=f"{tid}/init.mp4",
-        segment_template=f"{tid}/$Number$.m4s",
-        segments=_segments(tid, bounds, kbps * 125 / rate),
-        bandwidth=kbps * 1020,
-        average_bandwidth=kbps * 1000,
-        sample_rate=rate,
-        channels=ch,
-        language=lang,
-        **kw,
+    bounds = audio_bounds(VIDEO_BOUNDS, VIDEO_TS, frame)
+    segs = _segments(tid, bounds, kbps * 125 / AUDIO_RATE)
+    return audio_track(
+        tid, codecs, lang, ch, segs, bandwidth=kbps * 1020, average_bandwidth=kbps * 1000, **kw
     )
 
 
@@ -86,8 +64,8 @@ def make_presentation() -> Presentation:
             _audio("a_en", "mp4a.40.2", "en", 2, 128, 1024, name="English", default=True),
             _audio("a_en_low", "mp4a.40.5", "en", 2, 48, 2048, name="English (low)"),
             _audio("a_en51", "ec-3", "en", 6, 384, 1536, name="English 5.1"),
-            Track(id="t_en", kind="text", codecs="wvtt", language="en", uri="subs/en.vtt"),
-            Track(id="t_pt", kind="text", codecs="wvtt", language="pt-BR", uri="subs/pt-BR.vtt"),
+            text_track("t_en", "en"),
+            text_track("t_pt", "pt-BR"),
         ],
     )
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import video_rung as rung
 from pipeline.errors import TranscodeError
 from pipeline.ffmpeg_cmd import (
     TONEMAP_CHAIN,
@@ -21,19 +22,6 @@ from pipeline.media import AudioStream, MediaInfo, VideoStream
 from pipeline.plan_model import AudioRendition, Plan, VideoRung
 
 OUT = Path("/out/title")
-
-
-def rung(name: str, w: int, h: int, kbps: int, **kw) -> VideoRung:
-    kw.setdefault("frame_rate", "30/1")
-    return VideoRung(
-        name=name,
-        width=w,
-        height=h,
-        bitrate_kbps=kbps,
-        maxrate_kbps=kbps * 11 // 10,
-        bufsize_kbps=kbps * 2,
-        **kw,
-    )
 
 
 def make_plan(video: list[VideoRung], audio: list[AudioRendition] | None = None) -> Plan:

@@ -15,86 +15,61 @@ from pipeline.errors import PackageError
 from pipeline.hls import iframe_playlist, master_playlist, media_playlist, write_hls
 from pipeline.manifest_util import peak_bitrate
 from pipeline.presentation import KeyFrame, Presentation, Segment, Track
+from presentations import (
+    AUDIO_RATE,
+    audio_bounds,
+    audio_track,
+    frame_bounds,
+    segments,
+    text_track,
+    video_track,
+)
 
 VIDEO_TS = 30000  # 29.97 fps: 1001 ticks per frame
 SEG_FRAMES = 180  # 6.006 s segments, an IDR every 60 frames (2.002 s)
 FRAMES = SEG_FRAMES * 10 + 60  # ten full segments and a short last one: 62.062 s
 
 
+VIDEO_BOUNDS = frame_bounds(FRAMES, SEG_FRAMES, 1001)
+
+
+def _bytes(kbps: int, ticks: int, timescale: int = VIDEO_TS) -> int:
+    return kbps * 125 * ticks // timescale
+
+
+def _key_frames(segs: list[Segment], kbps: int) -> list[KeyFrame]:
+    """An IDR every 60 frames; each I-frame chunk covers an eighth of the segment's media."""
+    kfs = []
+    for s in segs:
+        count = s.duration // 1001
+        size = _bytes(kbps, s.duration)
+        kfs += [
+            KeyFrame(
+                segment_number=s.number,
+                offset=0 if k == 0 else size * k // count,
+                length=size // 8 + k,
+                start=s.start + k * 1001,
+                duration=min(60, count - k) * 1001,
+            )
+            for k in range(0, count, 60)
+        ]
+    return kfs
+
+
 def _video(tid: str, w: int, h: int, codecs: str, kbps: int) -> Track:
-    segs, kfs, frame = [], [], 0
-    n = 1
-    while frame < FRAMES:
-        count = min(SEG_FRAMES, FRAMES - frame)
-        size = kbps * 125 * count * 1001 // VIDEO_TS
-        segs.append(
-            Segment(
-                uri=f"{tid}/{n}.m4s",
-                number=n,
-                start=frame * 1001,
-                duration=count * 1001,
-                size=size + (n % 3) * 1000,
-            )
-        )
-        for k in range(0, count, 60):
-            kfs.append(
-                KeyFrame(
-                    segment_number=n,
-                    offset=0 if k == 0 else size * k // count,
-                    length=size // 8 + k,
-                    start=(frame + k) * 1001,
-                    duration=min(60, count - k) * 1001,
-                )
-            )
-        frame += count
-        n += 1
-    return Track(
-        id=tid,
-        kind="video",
-        codecs=codecs,
-        timescale=VIDEO_TS,
-        init_uri=f"{tid}/init.mp4",
-        segment_template=f"{tid}/$Number$.m4s",
-        segments=segs,
-        key_frames=kfs,
-        bandwidth=kbps * 1100,
-        average_bandwidth=kbps * 1000,
-        width=w,
-        height=h,
-        frame_rate="30000/1001",
-    )
+    segs = segments(tid, VIDEO_BOUNDS, lambda n, ticks: _bytes(kbps, ticks) + (n % 3) * 1000)
+    kfs = _key_frames(segs, kbps)
+    return video_track(
+        tid, w, h, codecs, VIDEO_TS, "30000/1001", segs, key_frames=kfs,
+        bandwidth=kbps * 1100, average_bandwidth=kbps * 1000,
+    )  # fmt: skip
 
 
 def _audio(tid: str, codecs: str, lang: str, channels: int, kbps: int, frame: int, **kw) -> Track:
-    """Audio cut at the first codec frame at or after each video boundary (as a packager does)."""
-    rate = 48000
-    bounds = [math.ceil(b * 1001 / VIDEO_TS * rate / frame) * frame for b in range(0, FRAMES, 180)]
-    bounds.append(math.ceil(FRAMES * 1001 / VIDEO_TS * rate / frame) * frame)
-    segs = [
-        Segment(
-            uri=f"{tid}/{i + 1}.m4s",
-            number=i + 1,
-            start=a,
-            duration=b - a,
-            size=kbps * 125 * (b - a) // rate,
-        )
-        for i, (a, b) in enumerate(zip(bounds, bounds[1:], strict=False))
-    ]
-    return Track(
-        id=tid,
-        kind="audio",
-        codecs=codecs,
-        timescale=rate,
-        init_uri=f"{tid}/init.mp4",
-        segment_template=f"{tid}/$Number$.m4s",
-        segments=segs,
-        bandwidth=kbps * 1050,
-        average_bandwidth=kbps * 1000,
-        sample_rate=rate,
-        channels=channels,
-        language=lang,
-        **kw,
-    )
+    bounds = audio_bounds(VIDEO_BOUNDS, VIDEO_TS, frame)
+    segs = segments(tid, bounds, lambda n, ticks: _bytes(kbps, ticks, AUDIO_RATE))
+    rates = {"bandwidth": kbps * 1050, "average_bandwidth": kbps * 1000}
+    return audio_track(tid, codecs, lang, channels, segs, **rates, **kw)
 
 
 def make_presentation() -> Presentation:
@@ -108,7 +83,7 @@ def make_presentation() -> Presentation:
             _audio("a_en", "mp4a.40.2", "en", 2, 128, 1024, name="English", default=True),
             _audio("a_fr", "mp4a.40.2", "fr", 2, 128, 1024, name="Français"),
             _audio("a_en51", "ec-3", "en", 6, 384, 1536, name="English 5.1"),
-            Track(id="t_en", kind="text", codecs="wvtt", language="en", uri="subs/en.vtt"),
+            text_track("t_en", "en"),
         ],
     )
 

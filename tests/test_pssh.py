@@ -505,10 +505,11 @@ def test_hls_key_lines_cenc_and_session_copies():
     lines = pssh.hls_key_lines(["widevine", "clearkey"], "cenc", KID2)
     assert all(",METHOD=" not in ln and ":METHOD=SAMPLE-AES-CTR," in ln for ln in lines)
     ck = lines[1]
-    assert 'KEYFORMAT="org.w3.clearkey"' in ck
-    assert f'URI="data:text/plain;base64,{base64.b64encode(KID2).decode()}"' in ck
-    with_url = pssh.hls_key_lines("clearkey", "cenc", KID2, la_url="https://o/_clearkey")
-    assert 'URI="https://o/_clearkey"' in with_url[0]
+    # HLS ClearKey = KEYFORMAT "identity" with a key-delivery URI per KID, never the key.
+    assert 'KEYFORMAT="identity"' in ck
+    assert f'URI="/license/clearkey/{KID2.hex()}"' in ck
+    with_url = pssh.hls_key_lines("clearkey", "cenc", KID2, la_url="https://o/lic/")
+    assert f'URI="https://o/lic/{KID2.hex()}"' in with_url[0]
     session = pssh.session_key_lines(["widevine", "clearkey"], "cenc", KID2)
     assert session == [ln.replace("#EXT-X-KEY:", "#EXT-X-SESSION-KEY:") for ln in lines]
     master = m3u8.loads("#EXTM3U\n" + "\n".join(session) + "\n")

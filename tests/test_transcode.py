@@ -13,6 +13,7 @@ import pytest
 from rich.console import Console
 
 import pipeline.transcode as transcode_mod
+from conftest import video_rung as make_rung
 from pipeline.errors import TranscodeError
 from pipeline.plan_model import AudioRendition, Plan, VideoRung
 from pipeline.progress import ProgressTracker, parse_progress_line, rich_progress_bar
@@ -64,19 +65,6 @@ def first_sample_timing(path: Path) -> tuple[bool, int, int]:
     assert flags & 0x800, "no composition offsets in trun"
     cts = struct.unpack(">i" if trun_version else ">I", data[pos : pos + 4])[0]
     return has_edts, base[0], cts
-
-
-def make_rung(name: str, w: int, h: int, kbps: int, fps: str = "30/1", **kw) -> VideoRung:
-    return VideoRung(
-        name=name,
-        width=w,
-        height=h,
-        bitrate_kbps=kbps,
-        maxrate_kbps=kbps * 11 // 10,
-        bufsize_kbps=kbps * 2,
-        frame_rate=fps,
-        **kw,
-    )
 
 
 def make_plan(source: Path, video: list[VideoRung], audio=(), duration=7.0) -> Plan:
@@ -251,9 +239,8 @@ def test_hdr_source_tonemaps_sdr_rung_and_keeps_hdr_rung(tmp_path):
 
 
 def test_rungs_at_different_frame_rates_keep_aligned_idrs(source, tmp_path):
-    plan = make_plan(
-        source, [make_rung("f30", 320, 180, 200), make_rung("f15", 320, 180, 150, fps="15/1")]
-    )
+    ladder = [make_rung("f30", 320, 180, 200), make_rung("f15", 320, 180, 150, frame_rate="15/1")]
+    plan = make_plan(source, ladder)
     outputs = transcode(plan, tmp_path)
     f30, f15 = video_stream(outputs["f30"]), video_stream(outputs["f15"])
     assert (int(f30["nb_read_frames"]), int(f15["nb_read_frames"])) == (210, 105)

@@ -38,6 +38,15 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+device_class_option = click.option(
+    "--device-class",
+    "device_classes",
+    default="web",
+    show_default=True,
+    help="Comma-separated device classes (tv, stb, mobile, web).",
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Show FFmpeg's output on errors.")
 @click.version_option(package_name="vod-pipeline")
@@ -83,13 +92,7 @@ def ladder_group() -> None:
 
 @ladder_group.command("plan")
 @click.argument("source", type=click.Path(path_type=Path))
-@click.option(
-    "--device-class",
-    "device_classes",
-    default="web",
-    show_default=True,
-    help="Comma-separated device classes (tv, stb, mobile, web).",
-)
+@device_class_option
 @click.option("--json", "as_json", is_flag=True)
 @friendly_errors
 def ladder_plan_cmd(source: Path, device_classes: str, as_json: bool) -> None:
@@ -119,13 +122,7 @@ def ladder_list_cmd() -> None:
     type=click.Path(path_type=Path),
     help="Origin directory; the title lands in ORIGIN/TITLE_ID.",
 )
-@click.option(
-    "--device-class",
-    "device_classes",
-    default="web",
-    show_default=True,
-    help="Comma-separated device classes (tv, stb, mobile, web).",
-)
+@device_class_option
 @click.option(
     "--subtitles",
     multiple=True,
@@ -133,6 +130,48 @@ def ladder_list_cmd() -> None:
     help="Sidecar WebVTT or SRT subtitles; repeatable.",
 )
 @click.option("--segment-seconds", default=6.0, show_default=True, type=float)
+@click.option(
+    "--drm",
+    "drm_systems",
+    default=None,
+    metavar="SYSTEMS",
+    help="Encrypt: clearkey | widevine,playready,fairplay,clearkey | all.",
+)
+@click.option(
+    "--scheme",
+    type=click.Choice(["cenc", "cbcs", "both"]),
+    default="cbcs",
+    show_default=True,
+    help="CENC scheme; both = cenc set for DASH, cbcs for HLS.",
+)
+@click.option(
+    "--key",
+    "raw_keys",
+    multiple=True,
+    metavar="LABEL:KID:KEY",
+    help="Bring your own key per label (AUDIO, SD, HD, UHD); repeatable.",
+)
+@click.option(
+    "--key-store",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Local key store (default $VOD_KEY_STORE or ~/.local/share/vod-pipeline).",
+)
+@click.option(
+    "--key-server", default=None, metavar="URL", help="CPIX / SPEKE v2 key server to get keys from."
+)
+@click.option(
+    "--key-server-token",
+    default=None,
+    envvar="VOD_KEY_SERVER_TOKEN",
+    help="Bearer token for --key-server.",
+)
+@click.option(
+    "--license-url",
+    default=None,
+    metavar="URL",
+    help="ClearKey licence URL to write into the manifests.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary on stdout.")
 @friendly_errors
 def ingest_cmd(
@@ -142,6 +181,13 @@ def ingest_cmd(
     device_classes: str,
     subtitles: tuple[str, ...],
     segment_seconds: float,
+    drm_systems: str | None,
+    scheme: str,
+    raw_keys: tuple[str, ...],
+    key_store: Path | None,
+    key_server: str | None,
+    key_server_token: str | None,
+    license_url: str | None,
     as_json: bool,
 ) -> None:
     """Probe, plan, transcode, package, write manifests, validate and publish SOURCE."""
@@ -149,6 +195,13 @@ def ingest_cmd(
     from pipeline.subtitles import parse_subtitle_arg
 
     subs = [parse_subtitle_arg(s) for s in subtitles]
+    protection = None
+    if drm_systems:
+        protection = _protection(
+            drm_systems, scheme, raw_keys, key_store, key_server, key_server_token, license_url
+        )
+    elif raw_keys or key_server:
+        raise click.UsageError("--key/--key-server need --drm")
     with _stage_progress(enabled=not as_json) as report:
         result = ingest(
             source,
@@ -158,6 +211,7 @@ def ingest_cmd(
             subtitles=subs,
             segment_seconds=segment_seconds,
             progress=report,
+            protection=protection,
         )
     if as_json:
         click.echo(json.dumps(result.summary(), indent=2))
@@ -172,6 +226,10 @@ def ingest_cmd(
         else:
             detail = r["language"]
         click.echo(f"  {r['kind']:5} {r['id']:<18} {r['codecs']:<14} {detail}")
+    if result.protection is not None:
+        drm = summary["drm"]
+        kids = ", ".join(f"{label} {kid}" for label, kid in drm["kids"].items())
+        click.echo(f"DRM:  {','.join(drm['systems'])} ({drm['scheme']}); KIDs: {kids}")
     click.echo(f"HLS:  {result.master}\nDASH: {result.mpd}")
     timings = ", ".join(f"{k} {v:.1f}s" for k, v in summary["timings"].items())
     click.echo(f"timings: {timings}")
@@ -199,11 +257,18 @@ def validate_cmd(target: str, as_json: bool, no_decode: bool) -> None:
 @click.argument("root", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-def serve_cmd(root: Path, host: str, port: int) -> None:
+@click.option(
+    "--key-store",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Answer ClearKey licence requests (POST /license/clearkey) from this store.",
+)
+@friendly_errors
+def serve_cmd(root: Path, host: str, port: int, key_store: Path | None) -> None:
     """Serve an origin directory over HTTP (CORS on) with a player page."""
     from vod.serve import serve
 
-    serve(root, host, port)
+    serve(root, host, port, key_store=key_store)
 
 
 @main.group("pssh")
@@ -219,6 +284,42 @@ def pssh_decode_cmd(value: str) -> None:
     from drm.pssh import pssh_decode_command
 
     click.echo(pssh_decode_command(value))
+
+
+def _protection(
+    systems: str,
+    scheme: str,
+    raw_keys: tuple[str, ...],
+    key_store: Path | None,
+    key_server: str | None,
+    token: str | None,
+    license_url: str | None,
+) -> Any:
+    """Where keys come from: --key flags, else a key server, else the local key store."""
+    from drm.keystore import default_store_path
+    from drm.protect import Protection, parse_systems
+
+    if raw_keys:
+        from drm.keys import StaticKeyProvider
+
+        provider: Any = StaticKeyProvider.from_args(raw_keys)
+    elif key_server:
+        from drm.speke import SpekeClient
+
+        kinds = ["cenc", "cbcs"] if scheme == "both" else [scheme]
+        provider = SpekeClient(
+            key_server,
+            token=token,
+            scheme=kinds[-1],
+            systems=[s for s in parse_systems(systems) if s != "fairplay"],
+        )
+    else:
+        from drm.keystore import LocalKeyStore
+
+        provider = LocalKeyStore(key_store or default_store_path())
+    return Protection(
+        systems=parse_systems(systems), scheme=scheme, provider=provider, license_url=license_url
+    )
 
 
 def _classes(value: str) -> list[str]:
@@ -255,6 +356,15 @@ class _stage_progress:
         if self.enabled:
             self.progress.stop()
 
+
+def _attach_drm_commands() -> None:
+    from drm.cli import keys_group, keyserver_cmd
+
+    main.add_command(keys_group)
+    main.add_command(keyserver_cmd)
+
+
+_attach_drm_commands()
 
 if __name__ == "__main__":
     main()

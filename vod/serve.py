@@ -20,7 +20,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from drm.clearkey import license_response
+from drm.clearkey import license_response, requested_kids
+from drm.keystore import LocalKeyStore
+from drm.pssh import CLEARKEY_LICENSE_PATH as LICENSE_PATH
 
 log = logging.getLogger(__name__)
 
@@ -196,21 +198,55 @@ class OriginHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(min(length, 1 << 20)) if length else b""
         if length > len(body):
             self.close_connection = True  # unread body would poison keep-alive
-        if url.path != "/_clearkey":
-            self._error(HTTPStatus.METHOD_NOT_ALLOWED)
-            return
-        keys = parse_qs(url.query).get("keys", [""])[0]
         try:
-            payload = clearkey_license(keys, body)
+            if url.path == LICENSE_PATH:
+                payload = self._store_license(body)
+                if payload is None:
+                    return
+            elif url.path == "/_clearkey":
+                payload = clearkey_license(parse_qs(url.query).get("keys", [""])[0], body)
+            else:
+                self._error(HTTPStatus.METHOD_NOT_ALLOWED)
+                return
         except ValueError:
             self._error(HTTPStatus.BAD_REQUEST)
             return
         self._send_bytes(json.dumps(payload).encode(), "application/json", True)
 
+    def _store_license(self, body: bytes) -> dict[str, object] | None:
+        """W3C ClearKey licence for the requested KIDs, from the key store (never logged)."""
+        store = self.server.key_store
+        if store is None:
+            self._error(HTTPStatus.NOT_FOUND, "no key store: start vod serve with --key-store")
+            return None
+        keys = {}
+        for kid in requested_kids(body):
+            found = store.key_for_kid(kid)
+            if found is not None:
+                keys[kid] = found.key
+        return license_response(body, keys)
+
+    def _send_key(self, kid_hex: str, send_body: bool) -> None:
+        """HLS "identity" key delivery: the raw 16-byte key of one KID (dev/test origin)."""
+        store = self.server.key_store
+        if store is None:
+            self._error(HTTPStatus.NOT_FOUND, "no key store: start vod serve with --key-store")
+            return
+        if not re.fullmatch(r"[0-9a-fA-F]{32}", kid_hex):
+            self._error(HTTPStatus.BAD_REQUEST)
+            return
+        found = store.key_for_kid(bytes.fromhex(kid_hex))
+        if found is None:
+            self._error(HTTPStatus.NOT_FOUND)
+            return
+        self._send_bytes(found.key, "application/octet-stream", send_body)
+
     def _get(self, send_body: bool) -> None:
         path = urlsplit(self.path).path
         if path in ("/", "/index.html"):
             self._send_file(STATIC_DIR / "player.html", send_body)
+        elif path.startswith(LICENSE_PATH + "/"):
+            self._send_key(path.removeprefix(LICENSE_PATH + "/"), send_body)
         elif path == "/_titles":
             body = json.dumps(find_titles(self.server.root), indent=1).encode()
             self._send_bytes(body, "application/json", send_body)
@@ -303,9 +339,16 @@ class OriginServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], root: Path, player_libs: Path) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        root: Path,
+        player_libs: Path,
+        key_store: LocalKeyStore | None = None,
+    ) -> None:
         self.root = root.resolve()
         self.player_libs = player_libs
+        self.key_store = key_store
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, OriginHandler)
@@ -326,13 +369,22 @@ def player_libs_dir() -> Path:
 
 
 def make_server(
-    root: Path, host: str = "127.0.0.1", port: int = 0, *, player_libs: Path | None = None
+    root: Path,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    player_libs: Path | None = None,
+    key_store: Path | None = None,
 ) -> ThreadingHTTPServer:
-    """Bind (port 0 picks a free one) without serving; callers run serve_forever()."""
+    """Bind (port 0 picks a free one) without serving; callers run serve_forever().
+
+    With `key_store`, POST /license/clearkey answers W3C ClearKey licence requests from it.
+    """
     root = Path(root)
     if not root.is_dir():
         raise NotADirectoryError(f"origin root is not a directory: {root}")
-    return OriginServer((host, port), root, player_libs or player_libs_dir())
+    store = LocalKeyStore(key_store) if key_store is not None else None
+    return OriginServer((host, port), root, player_libs or player_libs_dir(), store)
 
 
 def base_url(server: ThreadingHTTPServer) -> str:
@@ -342,11 +394,15 @@ def base_url(server: ThreadingHTTPServer) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def serve(root: Path, host: str = "127.0.0.1", port: int = 8000) -> None:
+def serve(
+    root: Path, host: str = "127.0.0.1", port: int = 8000, key_store: Path | None = None
+) -> None:
     """Serve until Ctrl-C, printing the watch page and title URLs."""
-    server = make_server(root, host, port)
+    server = make_server(root, host, port, key_store=key_store)
     url = base_url(server)
     print(f"Serving {Path(root).resolve()} at {url}/")
+    if key_store is not None:
+        print(f"ClearKey licences: POST {url}{LICENSE_PATH} (keys from {key_store})")
     titles = find_titles(Path(root))
     for title in titles:
         print(f"  {title['id']}: {url}/?title={title['id']}&autoplay=1")

@@ -1,9 +1,10 @@
-"""Parse untrusted XML (key-server answers, partner feeds) without XXE, entity bombs or network.
+"""Parse untrusted XML (key-server answers, partner feeds, MPDs) without XXE, bombs or network.
 
-Key exchange documents come from outside our control and carry content keys, so the parser
-must never expand entities, load a DTD, fetch a URL or read a local file named by the
-document. Every DOCTYPE is refused outright: CPIX, MPD and similar formats never need one,
-and refusing it removes XXE and "billion laughs" as a class instead of defusing each variant.
+Key exchange documents and manifests under validation come from outside our control (the
+former carry content keys), so the parser must never expand entities, load a DTD, fetch a URL
+or read a local file named by the document. Every DOCTYPE is refused outright: CPIX, MPD and
+similar formats never need one, and refusing it removes XXE and "billion laughs" as a class
+instead of defusing each variant.
 """
 
 from __future__ import annotations
@@ -22,6 +23,22 @@ class XmlSafetyError(PipelineError):
         super().__init__(source, cause, stage="xml", detail=detail)
 
 
+class DoctypeRefused(XmlSafetyError):
+    """The document has a DOCTYPE; it was refused before anything in it was read."""
+
+    def __init__(self, source: str):
+        super().__init__(source, _DOCTYPE_REFUSED)
+
+
+class NotWellFormed(XmlSafetyError):
+    """lxml could not parse the document; `syntax_error` is lxml's own exception."""
+
+    def __init__(self, source: str, syntax_error: etree.XMLSyntaxError):
+        self.syntax_error = syntax_error
+        line = f" (line {syntax_error.lineno})" if getattr(syntax_error, "lineno", None) else ""
+        super().__init__(source, f"not well-formed XML{line}: {syntax_error.msg}")
+
+
 class _RefuseAll(etree.Resolver):
     """Belt and braces: if libxml2 ever asks to load anything external, say no."""
 
@@ -31,7 +48,7 @@ class _RefuseAll(etree.Resolver):
         )
 
 
-def safe_parser() -> etree.XMLParser:
+def safe_parser(*, remove_pis: bool = False) -> etree.XMLParser:
     """An lxml parser that never expands entities, loads DTDs or touches the network."""
     parser = etree.XMLParser(
         resolve_entities=False,
@@ -40,7 +57,7 @@ def safe_parser() -> etree.XMLParser:
         dtd_validation=False,
         huge_tree=False,
         remove_comments=False,
-        remove_pis=False,
+        remove_pis=remove_pis,
     )
     parser.resolvers.add(_RefuseAll())
     return parser
@@ -72,7 +89,7 @@ def _refuse_doctype_first(data: bytes, source: str) -> None:
     try:
         etree.fromstring(data, parser)
     except _DoctypeFound:
-        raise XmlSafetyError(source, _DOCTYPE_REFUSED) from None
+        raise DoctypeRefused(source) from None
     except etree.XMLSyntaxError:
         return  # malformed: the second pass reports it with its line number
 
@@ -94,11 +111,14 @@ def _has_doctype(tree: etree._ElementTree) -> bool:
     )
 
 
-def parse_xml(data: bytes, source: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Element:
+def parse_xml(
+    data: bytes, source: str, *, max_bytes: int = DEFAULT_MAX_BYTES, remove_pis: bool = False
+) -> etree._Element:
     """Parse `data` and return its root element; `source` names the document in errors.
 
-    Raises XmlSafetyError for non-bytes input, oversized input, malformed XML and any
-    DOCTYPE (entities are never expanded, so the refusal happens before anything is read).
+    Raises XmlSafetyError for non-bytes input, oversized input, malformed XML (NotWellFormed)
+    and any DOCTYPE (DoctypeRefused: entities are never expanded, so the refusal happens
+    before anything is read). `remove_pis` drops processing instructions while parsing.
     """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise XmlSafetyError(source, f"expected XML bytes, got {type(data).__name__}")
@@ -108,14 +128,13 @@ def parse_xml(data: bytes, source: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -
     if not data.strip():
         raise XmlSafetyError(source, "not XML: the document is empty")
     _refuse_doctype_first(data, source)
-    parser = safe_parser()
+    parser = safe_parser(remove_pis=remove_pis)
     try:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
-        line = f" (line {exc.lineno})" if getattr(exc, "lineno", None) else ""
-        raise XmlSafetyError(source, f"not well-formed XML{line}: {exc.msg}") from None
+        raise NotWellFormed(source, exc) from None
     if root is None:
         raise XmlSafetyError(source, "not XML: no root element")
     if _has_doctype(root.getroottree()):  # second line of defence
-        raise XmlSafetyError(source, _DOCTYPE_REFUSED)
+        raise DoctypeRefused(source)
     return root
