@@ -58,7 +58,7 @@ def safe_xml(data: bytes) -> etree._Element:
     except NotWellFormed as e:
         raise e.syntax_error from None
     for el in root.iter():
-        if not isinstance(el.tag, str):  # an unresolved entity reference
+        if isinstance(el, etree._Entity):  # an unresolved entity reference
             raise UnsafeXml("the document uses entity references")
     return root
 

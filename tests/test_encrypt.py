@@ -19,7 +19,14 @@ from typing import NamedTuple
 
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from test_subsamples import FRAGMENTED, VIDEO_CLIPS, clip_dir, make_clip, read_samples
+from test_subsamples import (
+    AUDIO_CLIPS,
+    FRAGMENTED,
+    VIDEO_CLIPS,
+    clip_dir,
+    make_clip,
+    read_samples,
+)
 
 from drm.cipher import decrypt_sample, encrypt_sample, pattern_runs
 from drm.encrypt import SampleAuxInfo, TrackEncryptor, aux_boxes, parse_senc
@@ -37,6 +44,15 @@ KID = bytes.fromhex("0123456789abcdef0123456789abcdef")
 KEY = bytes.fromhex("00112233445566778899aabbccddeeff")
 SCHEMES = ("cenc", "cbcs")
 DECRYPT_KINDS = ("h264_cabac", "h264_baseline", "hevc")  # FFmpeg/Shaka decryption round trips
+# 14 s clips: 25 fps video; AAC frames of 1024 samples, (E-)AC-3 of 1536, at 48 kHz.
+MIN_SAMPLES = {
+    "h264_cabac": 340,
+    "h264_baseline": 340,
+    "hevc": 340,
+    "aac": 650,
+    "eac3": 430,
+    "ac3": 430,
+}
 
 needs_shaka = pytest.mark.skipif(
     not SHAKA.exists(), reason="Shaka Packager missing: run `bash scripts/setup.sh`"
@@ -384,7 +400,7 @@ def test_every_fragment_is_consistent(kind: str, scheme: str, packaged: Packager
 # --- independent decryption -----------------------------------------------------------------
 @pytest.mark.slow
 @pytest.mark.parametrize("scheme", SCHEMES)
-@pytest.mark.parametrize("kind", [*DECRYPT_KINDS, "aac"])
+@pytest.mark.parametrize("kind", [*DECRYPT_KINDS, *AUDIO_CLIPS])
 def test_ffmpeg_decrypts_every_fragment(
     kind: str, scheme: str, packaged: Packager, tmp_path: Path
 ) -> None:
@@ -406,25 +422,25 @@ def test_ffmpeg_decrypts_every_fragment(
             assert framemd5(b, key=KEY) == framemd5(a)  # and the same decoded frames
             assert changed_fraction(clear_frag, frag) > (0.05 if scheme == "cbcs" else 0.5)
             checked += len(packets)
-    assert checked >= (340 if kind != "aac" else 650)
+    assert checked >= MIN_SAMPLES[kind]
 
 
 @pytest.mark.slow
 @needs_shaka
 @pytest.mark.parametrize("scheme", SCHEMES)
-@pytest.mark.parametrize("kind", [*DECRYPT_KINDS, "aac"])
+@pytest.mark.parametrize("kind", [*DECRYPT_KINDS, *AUDIO_CLIPS])
 def test_shaka_packager_decrypts_whole_track(
     kind: str, scheme: str, packaged: Packager, tmp_path: Path
 ) -> None:
     _, clear_dir, enc_dir = packaged(kind, scheme)
     enc = concat([enc_dir / "init.mp4", *segments(enc_dir)], tmp_path / "enc.mp4")
     clear = concat([clear_dir / "init.mp4", *segments(clear_dir)], tmp_path / "clear.mp4")
-    stream = "audio" if kind == "aac" else "video"
+    stream = "audio" if kind in AUDIO_CLIPS else "video"
     dec = tmp_path / "dec.mp4"
     run([str(SHAKA), f"in={enc},stream={stream},output={dec}", "--enable_raw_key_decryption",
          "--keys", f"label=:key_id={KID.hex()}:key={KEY.hex()}"])  # fmt: skip
     frames = framemd5(clear)
-    assert len(frames) >= (350 if kind != "aac" else 650)
+    assert len(frames) >= MIN_SAMPLES[kind]
     assert framemd5(dec) == frames
     assert framemd5(dec, copy=True) == framemd5(clear, copy=True)
 

@@ -63,6 +63,14 @@ VIDEO_CLIPS: dict[str, list[str]] = {
 }  # fmt: skip
 
 
+# Audio codecs as the transcoder writes them (E-AC-3/AC-3 need delay_moov in FFmpeg 5.1).
+AUDIO_CLIPS: dict[str, list[str]] = {
+    "aac": ["-c:a", "aac", "-b:a", "128k", "-ac", "2"],
+    "eac3": ["-c:a", "eac3", "-b:a", "192k", "-ac", "6"],
+    "ac3": ["-c:a", "ac3", "-b:a", "192k", "-ac", "2"],
+}
+
+
 def clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cache = os.environ.get("VOD_FIXTURE_CACHE")
     if cache:
@@ -79,11 +87,11 @@ def make_clip(kind: str, directory: Path) -> Path:
         return out
     directory.mkdir(parents=True, exist_ok=True)
     base = ["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-y"]
-    if kind == "aac":
+    if kind in AUDIO_CLIPS:
         src = "sine=frequency=440:sample_rate=48000:duration=14"
-        args = ["-f", "lavfi", "-i", src, "-c:a", "aac", "-b:a", "128k", "-ac", "2"]
-        args += ["-f", "mp4", "-movflags", "+frag_keyframe+empty_moov+default_base_moof"]
-        args += ["-frag_duration", "2000000"]
+        args = ["-f", "lavfi", "-i", src, *AUDIO_CLIPS[kind]]
+        flags = "+frag_keyframe+empty_moov+default_base_moof+delay_moov"
+        args += ["-f", "mp4", "-movflags", flags, "-frag_duration", "2000000"]
     else:
         src = "testsrc2=size=320x240:rate=25:duration=14"
         args = ["-f", "lavfi", "-i", src, *VIDEO_CLIPS[kind], *FRAGMENTED]

@@ -503,3 +503,13 @@ def test_http_missing_segment_and_refused_scheme(
     found = {(v.code, v.where) for v in report.violations}
     assert ("file.missing", "v144/3.m4s") in found
     assert ("fetch.refused", "file:///etc/passwd") in found
+
+
+def test_safe_xml_accepts_comments_and_refuses_entities() -> None:
+    from pipeline.validate_dash import UnsafeXml, safe_xml
+
+    mpd = b'<MPD xmlns="urn:mpeg:dash:schema:mpd:2011"><!-- made by hand --><Period/></MPD>'
+    assert safe_xml(mpd).find("{urn:mpeg:dash:schema:mpd:2011}Period") is not None
+    hostile = b'<!DOCTYPE MPD [<!ENTITY x "boom">]><MPD>&x;</MPD>'
+    with pytest.raises(UnsafeXml):
+        safe_xml(hostile)
