@@ -9,8 +9,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
 from typing import Any
 
@@ -18,24 +16,11 @@ import click
 
 from drm.keys import kid_uuid
 from drm.keystore import default_store_path
-from pipeline.errors import PipelineError
+from vod.errors import friendly_errors
 
 __all__ = ["keys_group", "keyserver_cmd"]
 
 DEFAULT_KEYSERVER_PORT = 8090
-
-
-def _errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """PipelineError -> click's one-line 'Error: ...' and exit status 1."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except PipelineError as exc:
-            raise click.ClickException(exc.one_line()) from None
-
-    return wrapper
 
 
 def _open_existing(path: Path | None) -> Any:
@@ -66,7 +51,7 @@ def keys_group() -> None:
 @_STORE_OPTION
 @click.option("--reveal", is_flag=True, help="Also print the content keys (hex). Careful.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
-@_errors
+@friendly_errors
 def keys_show_cmd(title: str, store: Path | None, reveal: bool, as_json: bool) -> None:
     """Print a title's KIDs per label (AUDIO, SD, HD, UHD)."""
     key_store = _open_existing(store)
@@ -104,7 +89,7 @@ def keys_show_cmd(title: str, store: Path | None, reveal: bool, as_json: bool) -
     envvar="VOD_KEY_SERVER_TOKEN",
     help="Bearer token CPIX clients must send (env VOD_KEY_SERVER_TOKEN).",
 )
-@_errors
+@friendly_errors
 def keyserver_cmd(store: Path | None, host: str, port: int, token: str | None) -> None:
     """Serve CPIX (SPEKE v2-style) key requests and ClearKey licences from the key store."""
     from drm.keyserver import CPIX_PATHS, LICENSE_PATHS, KeyServer, serve_keyserver

@@ -92,9 +92,10 @@ class PlayResult:
 
 
 @contextmanager
-def serve_directory(root: Path | str) -> Iterator[str]:
-    """Serve root with `vod serve`'s server on a free loopback port; yields the base URL."""
-    server = make_server(Path(root))
+def serve_directory(root: Path | str, *, key_store: Path | None = None) -> Iterator[str]:
+    """Serve root with `vod serve`'s server on a free loopback port; yields the base URL.
+    With `key_store`, the server also answers ClearKey licence and key requests."""
+    server = make_server(Path(root), key_store=key_store)
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True, name="vod-serve"
     )

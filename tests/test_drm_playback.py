@@ -4,7 +4,6 @@ key does not play."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,12 +13,12 @@ from drm.keystore import LocalKeyStore
 from drm.protect import Protection
 from pipeline.ingest import ingest
 from pipeline.validate import validate
-from vod.serve import LICENSE_PATH, base_url, make_server
+from vod.serve import LICENSE_PATH
 
 try:
-    from player_harness import PlayerSession, browser  # noqa: F401
+    from player_harness import PlayerSession, browser, serve_directory  # noqa: F401
 except ImportError:  # tests/ became a package
-    from tests.player_harness import PlayerSession, browser  # noqa: F401
+    from tests.player_harness import PlayerSession, browser, serve_directory  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -42,14 +41,8 @@ def drm_origin(tmp_path_factory: pytest.TempPathFactory, media_factory) -> dict:
 
 @pytest.fixture(scope="module")
 def origin_url(drm_origin: dict) -> Iterator[str]:
-    server = make_server(drm_origin["root"], key_store=drm_origin["store"])
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield base_url(server)
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_directory(drm_origin["root"], key_store=drm_origin["store"]) as base:
+        yield base
 
 
 def clear_keys(store: LocalKeyStore, title: str) -> dict[str, str]:
