@@ -61,6 +61,11 @@ if [ "$WITH_BROWSER" = 1 ]; then
   command -v npm >/dev/null 2>&1 || apt_packages+=(npm)
 fi
 
+# The catalogue tests run on PostgreSQL and the workers on Redis: install them only when absent
+# (a machine may already run them from other packages).
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_packages+=(postgresql)
+command -v redis-server >/dev/null 2>&1 || apt_packages+=(redis-server)
+
 missing=()
 for pkg in "${apt_packages[@]}"; do is_installed "$pkg" || missing+=("$pkg"); done
 if [ "${#missing[@]}" -gt 0 ]; then

@@ -1,0 +1,94 @@
+"""Rights, normalised: what every import format (Avails XML/XLSX, our JSON sidecar) turns into.
+
+Plain data shared by the importers, the catalogue store and the entitlement decision.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+
+class LicenseType(StrEnum):
+    SVOD = "SVOD"
+    TVOD = "TVOD"  # rental; Avails LicenseType "VOD"
+    EST = "EST"  # electronic sell-through (purchase)
+    AVOD = "AVOD"
+    FVOD = "FVOD"
+    POEST = "POEST"
+
+
+class FormatProfile(StrEnum):
+    SD = "SD"
+    HD = "HD"
+    UHD = "UHD"
+
+
+class Title(BaseModel):
+    alid: str  # Avails ALID (the rights id)
+    content_id: str  # partner content id (also our default title id when none is mapped)
+    eidr: str | None = None
+    name: str | None = None
+    kind: str | None = None  # Avails AvailType: single, episode, season, series...
+    run_length_seconds: int | None = None
+
+
+class PriceTerms(BaseModel):
+    tier: str | None = None  # SVOD tier or TVOD price tier
+    srp: Decimal | None = None  # suggested retail price
+    wsp: Decimal | None = None  # wholesale price
+    currency: str | None = None  # ISO 4217
+
+
+class AvailabilityWindow(BaseModel):
+    """One licence: title x territory x licence type x format, over [start, end).
+
+    `start`/`end` are timezone-aware UTC; a date without a zone in the source is local to the
+    territory and has been converted with zoneinfo. `end=None` is open-ended.
+    """
+
+    title: Title
+    territory: str  # ISO 3166-1 alpha-2, upper case
+    territories_excluded: list[str] = Field(default_factory=list)  # when territory is a region
+    license_type: LicenseType
+    format_profile: FormatProfile = FormatProfile.HD
+    hdr: bool = False
+    start: datetime  # aware, UTC
+    end: datetime | None = None  # aware, UTC; None = open
+    price: PriceTerms = Field(default_factory=PriceTerms)
+    rental_duration_hours: int | None = None  # TVOD: from rental to expiry
+    watch_duration_hours: int | None = None  # TVOD: from first play to expiry
+    languages: list[str] = Field(default_factory=list)  # AllowedLanguage
+    source: str | None = None  # file and row/element it came from
+
+    def key(self) -> tuple:
+        """Identity for idempotent re-import: same licence -> same key."""
+        return (
+            self.title.alid,
+            self.territory,
+            self.license_type.value,
+            self.format_profile.value,
+            self.hdr,
+            self.start.isoformat(),
+        )
+
+
+class RowError(BaseModel):
+    """A rejected row: names the file, the row or element, the field and the bad value."""
+
+    file: str
+    location: str  # "row 14" (XLSX) or "Avail[3]/Transaction[1]" (XML)
+    field: str
+    value: str | None
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.location}: {self.field}={self.value!r}: {self.problem}"
+
+
+class ImportResult(BaseModel):
+    windows: list[AvailabilityWindow] = Field(default_factory=list)
+    errors: list[RowError] = Field(default_factory=list)

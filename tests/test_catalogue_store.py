@@ -1,0 +1,461 @@
+"""The catalogue store on SQLite and PostgreSQL: migrations, idempotent import, browse, detail,
+presentations from packaging, and the store feeding the pure decision.
+
+PostgreSQL: `VOD_TEST_PG` may name an admin URL; otherwise 127.0.0.1:5432 is tried, then the
+Debian cluster is started (`pg_ctlcluster`), then a throwaway cluster is initdb'd in /tmp on a
+free port (`VOD_TEST_PG=throwaway` forces that). Each run works in its own `vod_test_<hex>`
+database and drops it afterwards.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy.exc import IntegrityError
+
+from catalogue import db, store
+from catalogue.entitlement import Device, DeviceClass, EntitlementRequest, SecurityLevel, decide
+from catalogue.model import AvailabilityWindow, FormatProfile, LicenseType, PriceTerms, Title
+from catalogue.tables import Base, PresentationRow, TitleRow, WindowRow
+
+psycopg = pytest.importorskip("psycopg")
+
+PG_HOST = "127.0.0.1"
+T0 = datetime(2025, 6, 1, tzinfo=UTC)
+
+
+# -- a PostgreSQL server for the session -----------------------------------------------------
+
+
+def _pg_answers(port: int, host: str = PG_HOST) -> bool:
+    try:
+        with psycopg.connect(
+            host=host, port=port, user="postgres", dbname="postgres", connect_timeout=3
+        ):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+def _wait_for(port: int, seconds: float = 30) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if _pg_answers(port):
+            return True
+        time.sleep(0.3)
+    return False
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    """initdb and pg_ctl refuse to run as root: run them as the postgres user then."""
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+def _start_debian_cluster() -> bool:
+    versions = sorted(os.listdir("/etc/postgresql")) if os.path.isdir("/etc/postgresql") else []
+    if not versions or not shutil.which("pg_ctlcluster"):
+        return False
+    cmd = ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "start"]
+    if subprocess.run(cmd, capture_output=True, timeout=60).returncode not in (0, 2):
+        return False  # 2: already running
+    return _wait_for(5432)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind((PG_HOST, 0))
+        return s.getsockname()[1]
+
+
+def _throwaway_cluster() -> tuple[int, Path, Path]:
+    """initdb a cluster in /tmp (reachable by the postgres user) and start it on a free port."""
+    initdbs = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not initdbs:
+        pytest.fail(
+            "PostgreSQL is not running and its binaries are missing: run scripts/setup.sh "
+            "(apt package `postgresql`) or set VOD_TEST_PG to an admin URL"
+        )
+    bindir = Path(initdbs[-1]).parent
+    base = Path(tempfile.mkdtemp(prefix="vod-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres", "postgres")
+    data, port = base / "data", _free_port()
+    run = {"check": True, "capture_output": True, "timeout": 120}
+    subprocess.run(
+        _as_postgres([str(bindir / "initdb"), "-D", str(data), "-U", "postgres",
+                      "--auth=trust", "-E", "UTF8", "--no-sync"]),
+        **run,
+    )  # fmt: skip
+    opts = f"-p {port} -k {base} -c listen_addresses={PG_HOST} -c fsync=off"
+    subprocess.run(
+        _as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-l", str(base / "log"),
+                      "-w", "-o", opts, "start"]),
+        **run,
+    )  # fmt: skip
+    if not _wait_for(port):
+        pytest.fail(f"throwaway PostgreSQL did not start: {(base / 'log').read_text()[-2000:]}")
+    return port, bindir, base
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> Iterator[str]:
+    """A superuser URL on a PostgreSQL server, started for this session when none answers."""
+    mode = os.environ.get("VOD_TEST_PG", "auto")
+    if mode.startswith("postgresql"):
+        yield db.normalise_url(mode)
+        return
+    if mode != "throwaway" and (_pg_answers(5432) or _start_debian_cluster()):
+        yield f"postgresql+psycopg://postgres@{PG_HOST}:5432/postgres"
+        return
+    port, bindir, base = _throwaway_cluster()
+    try:
+        yield f"postgresql+psycopg://postgres@{PG_HOST}:{port}/postgres"
+    finally:
+        stop = [str(bindir / "pg_ctl"), "-D", str(base / "data"), "-m", "immediate", "stop"]
+        subprocess.run(_as_postgres(stop), capture_output=True, timeout=60)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _admin(url: str, sql: str) -> None:
+    conninfo = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+@pytest.fixture(scope="session")
+def pg_url(pg_admin_url: str) -> Iterator[str]:
+    """A fresh database for this run, migrated to head, dropped at the end."""
+    name = f"vod_test_{uuid.uuid4().hex[:12]}"
+    _admin(pg_admin_url, f'CREATE DATABASE "{name}"')
+    url = pg_admin_url.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        db.setup(url).dispose()
+        yield url
+    finally:
+        _admin(pg_admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated, empty catalogue on each backend."""
+    if request.param == "sqlite":
+        eng = db.setup(f"sqlite:///{tmp_path / 'catalogue.db'}")
+    else:
+        eng = db.make_engine(request.getfixturevalue("pg_url"))
+        with eng.begin() as conn:
+            conn.execute(text("TRUNCATE presentations, windows, titles CASCADE"))
+    yield eng
+    eng.dispose()
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def win(
+    title: str = "t1",
+    territory: str = "GB",
+    license_type: LicenseType = LicenseType.SVOD,
+    start: datetime = T0,
+    end: datetime | None = T0 + timedelta(days=30),
+    **kw: object,
+) -> AvailabilityWindow:
+    return AvailabilityWindow(
+        title=Title(alid=f"md:alid:{title}", content_id=title, name=f"Title {title}"),
+        territory=territory,
+        license_type=license_type,
+        start=start,
+        end=end,
+        **kw,
+    )
+
+
+def catalogue_fixture() -> list[AvailabilityWindow]:
+    """3 titles x several territories and licence types, with prices and TVOD terms."""
+    out = []
+    for t in ("t1", "t2", "t3"):
+        for c in ("GB", "US", "JP"):
+            out.append(win(t, c, price=PriceTerms(tier="basic", srp=Decimal("3.99"))))
+        out.append(
+            win(t, "GB", LicenseType.TVOD, format_profile=FormatProfile.UHD,
+                price=PriceTerms(srp=Decimal("4.49"), currency="GBP"),
+                rental_duration_hours=720, watch_duration_hours=48)
+        )  # fmt: skip
+    return out
+
+
+def summary(title_id: str = "t1", heights: tuple[int, ...] = (360, 720, 1080)) -> dict:
+    """What `IngestResult.summary()` returns for a packaged, protected title."""
+    return {
+        "title_id": title_id,
+        "hls": f"/srv/origin/{title_id}/master.m3u8",
+        "dash": f"/srv/origin/{title_id}/manifest.mpd",
+        "duration": 12.0,
+        "renditions": [
+            {
+                "id": f"v{h}",
+                "kind": "video",
+                "codecs": "avc1.64001f",
+                "width": h * 16 // 9,
+                "height": h,
+                "frame_rate": "30",
+                "bandwidth": h * 4000,
+                "average_bandwidth": h * 3000,
+            }
+            for h in heights
+        ]  # fmt: skip
+        + [
+            {
+                "id": "a-en",
+                "kind": "audio",
+                "codecs": "mp4a.40.2",
+                "language": "en",
+                "channels": 2,
+                "sample_rate": 48000,
+                "bandwidth": 128000,
+            }
+        ],  # fmt: skip
+        "timings": {"package": 1.0},
+        "drm": {
+            "systems": ["widevine"],
+            "scheme": "cbcs",
+            "license_url": "https://lic",
+            "kids": {"AUDIO": "k-a", "SD": "k-sd", "HD": "k-hd"},
+        },  # fmt: skip
+    }
+
+
+def write(engine: Engine, windows: list[AvailabilityWindow]) -> store.ImportCounts:
+    with db.session_scope(engine) as s:
+        return store.import_windows(s, windows)
+
+
+def count(engine: Engine, table: type) -> int:
+    with db.session_factory(engine)() as s:
+        return s.scalar(select(func.count()).select_from(table)) or 0
+
+
+# -- schema -------------------------------------------------------------------------------
+
+
+def test_migration_matches_the_orm_and_reruns_as_a_no_op(engine: Engine) -> None:
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert diff == []
+        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0001_initial"
+    db.setup(engine.url.render_as_string(hide_password=False)).dispose()  # second upgrade
+    assert count(engine, WindowRow) == 0
+
+
+def test_window_identity_is_unique_in_the_database(engine: Engine) -> None:
+    write(engine, [win()])
+    with pytest.raises(IntegrityError), db.session_scope(engine) as s:
+        row = s.scalars(select(WindowRow)).one()
+        values = {c.key: getattr(row, c.key) for c in WindowRow.__table__.columns if c.key != "id"}
+        s.execute(insert(WindowRow), [values])
+
+
+# -- import -------------------------------------------------------------------------------
+
+
+def test_reimport_changes_nothing(engine: Engine) -> None:
+    windows = catalogue_fixture()
+    assert write(engine, windows) == store.ImportCounts(inserted=12, updated=0, unchanged=0)
+    assert write(engine, windows) == store.ImportCounts(inserted=0, updated=0, unchanged=12)
+    assert count(engine, WindowRow) == 12 and count(engine, TitleRow) == 3
+
+
+def test_reimport_with_a_changed_term_updates_only_that_window(engine: Engine) -> None:
+    windows = catalogue_fixture()
+    write(engine, windows)
+    changed = list(windows)
+    changed[3] = changed[3].model_copy(
+        update={"end": T0 + timedelta(days=60), "price": PriceTerms(srp=Decimal("5.99"))}
+    )
+    extra = win("t4", "FR")
+    assert write(engine, [*changed, extra]) == store.ImportCounts(1, 1, 11)
+    with db.session_factory(engine)() as s:
+        row = s.scalars(
+            select(WindowRow).where(WindowRow.title_id == "t1", WindowRow.license_type == "TVOD")
+        ).one()
+        assert row.srp == Decimal("5.99") and row.ends_at == T0 + timedelta(days=60)
+        assert row.currency is None  # the new file's terms replace the old ones wholesale
+
+
+def test_duplicates_in_one_batch_last_wins(engine: Engine) -> None:
+    first = win(price=PriceTerms(srp=Decimal("1.00")))
+    second = win(price=PriceTerms(srp=Decimal("2.00")))
+    assert write(engine, [first, second]) == store.ImportCounts(inserted=1)
+    with db.session_factory(engine)() as s:
+        assert s.scalars(select(WindowRow.srp)).one() == Decimal("2.00")
+
+
+def test_zoned_start_is_stored_as_the_same_instant(engine: Engine) -> None:
+    jst = datetime(2025, 6, 1, tzinfo=ZoneInfo("Asia/Tokyo"))
+    write(engine, [win(territory="JP", start=jst, end=None)])
+    # the same licence expressed in UTC is the same window
+    again = write(engine, [win(territory="JP", start=jst.astimezone(UTC), end=None)])
+    assert again == store.ImportCounts(unchanged=1)
+    with db.session_factory(engine)() as s:
+        starts = s.scalars(select(WindowRow.starts_at)).one()
+        assert starts == datetime(2025, 5, 31, 15, tzinfo=UTC) and starts.tzinfo is not None
+        before = store.browse(s, "JP", datetime(2025, 5, 31, 14, tzinfo=UTC))
+        after = store.browse(s, "JP", datetime(2025, 5, 31, 15, tzinfo=UTC))
+        assert [e.title_id for e in before] == [] and [e.title_id for e in after] == ["t1"]
+
+
+def test_title_metadata_is_filled_in_never_blanked(engine: Engine) -> None:
+    write(engine, [win()])
+    bare = AvailabilityWindow(
+        title=Title(alid="md:alid:t1", content_id="t1", eidr="10.5240/XXXX"),
+        territory="GB", license_type=LicenseType.SVOD, start=T0, end=T0 + timedelta(days=30),
+    )  # fmt: skip
+    write(engine, [bare])
+    with db.session_factory(engine)() as s:
+        t = s.get(TitleRow, "t1")
+        assert t is not None and t.name == "Title t1" and t.eidr == "10.5240/XXXX"
+
+
+# -- browse and detail --------------------------------------------------------------------
+
+
+def test_browse_by_territory_and_time_with_boundaries(engine: Engine) -> None:
+    write(engine, catalogue_fixture() + [win("t9", "GB", start=T0 + timedelta(days=10), end=None)])
+    with db.session_factory(engine)() as s:
+        gb = store.browse(s, "GB", T0)  # start inclusive
+        assert [e.title_id for e in gb] == ["t1", "t2", "t3"]
+        assert {o.license_type for o in gb[0].offers} == {LicenseType.SVOD, LicenseType.TVOD}
+        tvod = next(o for o in gb[0].offers if o.license_type == LicenseType.TVOD)
+        assert tvod.srp == Decimal("4.49") and tvod.currency == "GBP"
+        assert store.browse(s, "GB", T0 - timedelta(microseconds=1)) == []
+        end = T0 + timedelta(days=30)
+        assert [e.title_id for e in store.browse(s, "GB", end - timedelta(microseconds=1))] == [
+            "t1", "t2", "t3", "t9"
+        ]  # fmt: skip
+        assert [e.title_id for e in store.browse(s, "GB", end)] == ["t9"]  # end exclusive
+        assert store.browse(s, "FR", T0) == []
+
+
+def test_worldwide_window_with_exclusions(engine: Engine) -> None:
+    write(engine, [win("ww", "WW", end=None, territories_excluded=["DE", "AT"])])
+    with db.session_factory(engine)() as s:
+        assert [e.title_id for e in store.browse(s, "FR", T0)] == ["ww"]
+        assert store.browse(s, "DE", T0) == []
+        detail = store.title_detail(s, "ww", "DE", T0)
+        assert detail is not None and not detail.available and detail.windows == []
+
+
+def test_browse_pages_by_title_id(engine: Engine) -> None:
+    write(engine, [win(f"t{i:03d}", "GB") for i in range(25)])
+    with db.session_factory(engine)() as s:
+        seen, after = [], None
+        while True:
+            page = store.browse(s, "GB", T0, limit=10, after=after)
+            if not page:
+                break
+            seen += [e.title_id for e in page]
+            after = page[-1].title_id
+        assert seen == [f"t{i:03d}" for i in range(25)]
+
+
+def test_title_detail(engine: Engine) -> None:
+    past = win("t1", "GB", LicenseType.EST, start=T0 - timedelta(days=90), end=T0)
+    write(engine, [*catalogue_fixture(), past])
+    with db.session_scope(engine) as s:
+        store.record_presentation(s, "t1", summary(), "https://cdn.example/vod/")
+    with db.session_factory(engine)() as s:
+        d = store.title_detail(s, "t1", "GB", T0)
+        assert d is not None and d.available and d.name == "Title t1"
+        assert [(w.license_type, w.open) for w in d.windows] == [
+            (LicenseType.EST, False), (LicenseType.SVOD, True), (LicenseType.TVOD, True)
+        ]  # fmt: skip
+        assert d.presentation is not None
+        assert d.presentation.manifests["dash"] == "https://cdn.example/vod/t1/manifest.mpd"
+        assert store.title_detail(s, "nope", "GB", T0) is None
+        assert store.title_detail(s, "t1", "GB", T0 + timedelta(days=31)).available is False  # type: ignore[union-attr]
+
+
+# -- presentations from packaging ---------------------------------------------------------
+
+
+def test_record_presentation_creates_updates_and_is_idempotent(engine: Engine) -> None:
+    with db.session_scope(engine) as s:
+        assert store.record_presentation(s, "new", summary("new"), "https://cdn/v") == "created"
+    with db.session_scope(engine) as s:
+        assert store.record_presentation(s, "new", summary("new"), "https://cdn/v") == "unchanged"
+    with db.session_scope(engine) as s:
+        bigger = summary("new", heights=(360, 720, 1080, 2160))
+        assert store.record_presentation(s, "new", bigger, "https://cdn/v") == "updated"
+    with db.session_factory(engine)() as s:
+        row = s.get(PresentationRow, "new")
+        assert row is not None and s.get(TitleRow, "new") is not None  # title made on the fly
+        assert row.manifests == {
+            "hls": "https://cdn/v/new/master.m3u8",
+            "dash": "https://cdn/v/new/manifest.mpd",
+        }
+        assert row.max_height == 2160
+        assert [r["height"] for r in row.renditions if r["kind"] == "video"] == [
+            360,
+            720,
+            1080,
+            2160,
+        ]
+        assert row.kids == {"AUDIO": "k-a", "SD": "k-sd", "HD": "k-hd"}
+        assert row.drm == {"systems": ["widevine"], "scheme": "cbcs", "license_url": "https://lic"}
+        assert "timings" not in row.renditions[0]
+    with pytest.raises(ValueError, match="not 'other'"), db.session_scope(engine) as s:
+        store.record_presentation(s, "other", summary("new"), "https://cdn/v")
+
+
+def test_browse_shows_packaging_state(engine: Engine) -> None:
+    write(engine, catalogue_fixture())
+    with db.session_scope(engine) as s:
+        store.record_presentation(s, "t2", summary("t2"), "https://cdn")
+    with db.session_factory(engine)() as s:
+        state = {e.title_id: (e.packaged, e.max_height) for e in store.browse(s, "US", T0)}
+    assert state == {"t1": (False, None), "t2": (True, 1080), "t3": (False, None)}
+
+
+def test_store_feeds_the_decision(engine: Engine) -> None:
+    write(engine, catalogue_fixture())
+    with db.session_scope(engine) as s:
+        store.record_presentation(s, "t1", summary(), "https://cdn")
+    req = EntitlementRequest(
+        title_id="t1",
+        territory="GB",
+        tier=None,
+        device=Device(device_class=DeviceClass.TV, registered=True,
+                      security_level=SecurityLevel.WIDEVINE_L3),
+    )  # fmt: skip
+    with db.session_factory(engine)() as s:
+        inputs = store.entitlement_inputs(s, "t1", "GB")
+        assert store.entitlement_inputs(s, "nope", "GB") is None
+        nowhere = store.entitlement_inputs(s, "t1", "FR")  # known title, no rights in FR
+        assert nowhere is not None and nowhere[0] == [] and nowhere[1] is not None
+    assert inputs is not None
+    windows, pres = inputs
+    assert {w.territory for w in windows} == {"GB"}  # pre-filtered to the territory
+    denied = decide(req, windows, [], pres, T0)
+    assert denied.reason == "tier_excludes_title" and denied.offers == ["SVOD", "TVOD"]
+    from catalogue.entitlement import Purchase
+
+    rented = [Purchase(title_id="t1", license_type=LicenseType.TVOD, purchased_at=T0)]
+    d = decide(req, windows, rented, pres, T0 + timedelta(hours=1))
+    assert d.allowed and d.max_height == 576 and d.renditions == ["v360", "a-en"]
+    assert d.policy is not None and d.policy.kids == {"AUDIO": "k-a", "SD": "k-sd"}
+    assert d.manifests["hls"] == "https://cdn/t1/master.m3u8"
