@@ -3,17 +3,20 @@
 This module only wires the stages together (the Celery path wires the same functions). All
 work happens in a staging directory on the origin's filesystem; the title is renamed into place
 only once it validated, and the staging directory is removed on any failure, so a failed run
-leaves no trace on the origin and the source is never touched.
+leaves no trace on the origin and the source is never touched. An `s3://bucket/prefix` origin
+is built and validated the same way in a local temporary origin, then uploaded by
+`publish_title_s3` (media first, manifests last) and the temporary origin removed.
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pipeline.dash import write_mpd
 from pipeline.errors import PipelineError
@@ -25,6 +28,7 @@ from pipeline.plan_model import Plan
 from pipeline.presentation import Presentation, Track
 from pipeline.probe import probe
 from pipeline.publish import check_title_id, discard, publish_local, staging_dir
+from pipeline.s3 import is_s3_url, parse_s3_url
 from pipeline.subtitles import load_subtitles, vtt_duration
 from pipeline.transcode import transcode
 from pipeline.validate import validate
@@ -37,6 +41,24 @@ WORK = ".work"
 
 
 @dataclass
+class RemoteTitle:
+    """Where an S3 publication put the title: s3:// URLs, and http URLs on a known endpoint."""
+
+    bucket: str
+    base: str  # key prefix of the title: <prefix>/<title_id>
+    keys: list[str]
+    endpoint: str | None = None
+
+    def url(self, name: str) -> str:
+        return f"s3://{self.bucket}/{self.base}/{name}"
+
+    def http_url(self, name: str) -> str | None:
+        from pipeline.s3 import public_url
+
+        return public_url(self.endpoint, self.bucket, f"{self.base}/{name}")
+
+
+@dataclass
 class IngestResult:
     title_id: str
     title_dir: Path
@@ -45,6 +67,7 @@ class IngestResult:
     media: MediaInfo
     timings: dict[str, float] = field(default_factory=dict)
     protection: Protection | None = None
+    remote: RemoteTitle | None = None  # set when published to S3 (title_dir is then gone)
 
     @property
     def master(self) -> Path:
@@ -54,17 +77,36 @@ class IngestResult:
     def mpd(self) -> Path:
         return self.title_dir / "manifest.mpd"
 
+    @property
+    def hls_location(self) -> str:
+        """Local path of master.m3u8, or its s3:// URL when published to S3."""
+        return self.remote.url("master.m3u8") if self.remote else str(self.master)
+
+    @property
+    def dash_location(self) -> str:
+        return self.remote.url("manifest.mpd") if self.remote else str(self.mpd)
+
     def summary(self) -> dict:
-        """The `--json` summary: ids, manifest paths, renditions, stage timings."""
+        """The `--json` summary: ids, manifest paths (or URLs), renditions, stage timings."""
         return {
             "title_id": self.title_id,
-            "hls": str(self.master),
-            "dash": str(self.mpd),
+            "hls": self.hls_location,
+            "dash": self.dash_location,
+            **(self._remote_summary() if self.remote else {}),
             "duration": round(self.presentation.duration, 3),
             "renditions": [_rendition(t) for t in self.presentation.tracks],
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             **({"drm": self._drm_summary()} if self.protection else {}),
         }
+
+    def _remote_summary(self) -> dict:
+        remote = self.remote
+        assert remote is not None
+        out: dict = {"objects": len(remote.keys)}
+        hls, dash = remote.http_url("master.m3u8"), remote.http_url("manifest.mpd")
+        if hls and dash:
+            out.update(hls_url=hls, dash_url=dash)
+        return out
 
     def _drm_summary(self) -> dict:
         """Systems, scheme and KIDs per label; content keys never appear here."""
@@ -128,7 +170,22 @@ def ingest(
     validate_output: bool = True,
     protection: Protection | None = None,
 ) -> IngestResult:
-    """Turn one mezzanine into a validated HLS + DASH title at ORIGIN/<title_id>."""
+    """Turn one mezzanine into a validated HLS + DASH title at ORIGIN/<title_id>.
+
+    ORIGIN is a directory, or an `s3://bucket/prefix` string (the title then lands under
+    `prefix/<title_id>/` on the endpoint `pipeline.s3.s3_client()` picks)."""
+    options = dict(
+        device_classes=device_classes,
+        subtitles=subtitles,
+        segment_seconds=segment_seconds,
+        progress=progress,
+        validate_output=validate_output,
+        protection=protection,
+    )
+    if is_s3_url(origin):
+        return _ingest_to_s3(source, title_id, str(origin), **options)
+    if str(origin).startswith("s3:/"):  # Path("s3://b/p") collapsed the '//': not a dir
+        raise PipelineError(origin, "pass an S3 origin as a string 's3://bucket/prefix'")
     source = Path(source)
     origin = Path(origin)
     check_title_id(title_id)
@@ -182,6 +239,24 @@ def ingest(
         raise
     presentation = by_scheme[_hls_key(protection)]
     return IngestResult(title_id, final, presentation, plan, media, clock.timings, protection)
+
+
+def _ingest_to_s3(source: str | Path, title_id: str, origin: str, **options: Any) -> IngestResult:
+    """Build and validate in a local temporary origin, then upload; the temp dir always goes."""
+    from pipeline.publish_s3 import publish_title_s3
+    from pipeline.s3 import check_access, endpoint_url, join_key
+
+    bucket, prefix = parse_s3_url(origin)  # refuse a bad URL or bucket before hours of encoding
+    base = join_key(prefix, check_title_id(title_id))
+    endpoint = endpoint_url()
+    check_access(bucket)
+    with tempfile.TemporaryDirectory(prefix="vod-ingest-") as tmp:
+        result = ingest(source, title_id, tmp, **options)
+        start = time.perf_counter()
+        keys = publish_title_s3(result.title_dir, bucket, prefix, title_id)
+        result.timings["upload"] = time.perf_counter() - start
+    result.remote = RemoteTitle(bucket, base, keys, endpoint)
+    return result
 
 
 def _key_labels(plan: Plan) -> list[str]:

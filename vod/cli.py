@@ -94,8 +94,7 @@ def ladder_list_cmd() -> None:
 @click.option(
     "--origin",
     required=True,
-    type=click.Path(path_type=Path),
-    help="Origin directory; the title lands in ORIGIN/TITLE_ID.",
+    help="Origin directory or s3://BUCKET/PREFIX; the title lands in ORIGIN/TITLE_ID.",
 )
 @device_class_option
 @click.option(
@@ -152,7 +151,7 @@ def ladder_list_cmd() -> None:
 def ingest_cmd(
     source: Path,
     title_id: str,
-    origin: Path,
+    origin: str,
     device_classes: str,
     subtitles: tuple[str, ...],
     segment_seconds: float,
@@ -167,6 +166,7 @@ def ingest_cmd(
 ) -> None:
     """Probe, plan, transcode, package, write manifests, validate and publish SOURCE."""
     from pipeline.ingest import ingest
+    from pipeline.s3 import is_s3_url
     from pipeline.subtitles import parse_subtitle_arg
 
     subs = [parse_subtitle_arg(s) for s in subtitles]
@@ -181,7 +181,7 @@ def ingest_cmd(
         result = ingest(
             source,
             title_id,
-            origin,
+            origin if is_s3_url(origin) else Path(origin),
             device_classes=_classes(device_classes),
             subtitles=subs,
             segment_seconds=segment_seconds,
@@ -192,7 +192,8 @@ def ingest_cmd(
         click.echo(json.dumps(result.summary(), indent=2))
         return
     summary = result.summary()
-    err.print(f"[green]published[/green] {result.title_dir}", markup=True)
+    where = result.remote.url("") if result.remote else result.title_dir
+    err.print(f"[green]published[/green] {where}", markup=True)
     for r in summary["renditions"]:
         if r["kind"] == "video":
             detail = f"{r['width']}x{r['height']} {r['bandwidth'] // 1000} kbps peak"
@@ -205,10 +206,15 @@ def ingest_cmd(
         drm = summary["drm"]
         kids = ", ".join(f"{label} {kid}" for label, kid in drm["kids"].items())
         click.echo(f"DRM:  {','.join(drm['systems'])} ({drm['scheme']}); KIDs: {kids}")
-    click.echo(f"HLS:  {result.master}\nDASH: {result.mpd}")
+    click.echo(f"HLS:  {result.hls_location}\nDASH: {result.dash_location}")
     timings = ", ".join(f"{k} {v:.1f}s" for k, v in summary["timings"].items())
     click.echo(f"timings: {timings}")
-    click.echo(f"watch:   vod serve {origin}  then open http://127.0.0.1:8000/?title={title_id}")
+    if result.remote is None:
+        click.echo(
+            f"watch:   vod serve {origin}  then open http://127.0.0.1:8000/?title={title_id}"
+        )
+    elif "hls_url" in summary:
+        click.echo(f"http:    {summary['hls_url']}\n         {summary['dash_url']}")
 
 
 @main.command("validate")
@@ -332,14 +338,17 @@ class _stage_progress:
             self.progress.stop()
 
 
-def _attach_drm_commands() -> None:
+def _attach_subcommands() -> None:
+    """Command groups that live beside the part they drive."""
+    from catalogue.cli import catalogue
     from drm.cli import keys_group, keyserver_cmd
 
     main.add_command(keys_group)
     main.add_command(keyserver_cmd)
+    main.add_command(catalogue)
 
 
-_attach_drm_commands()
+_attach_subcommands()
 
 if __name__ == "__main__":
     main()
