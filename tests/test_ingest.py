@@ -192,3 +192,23 @@ def test_failure_mid_pipeline_keeps_previous_title(
     monkeypatch.undo()
     again = ingest(source, "t", tmp_path, device_classes=["mobile"])  # retry works
     assert validate(again.title_dir).ok
+
+
+def test_ingest_records_the_title_in_the_catalogue(media_factory, tmp_path: Path,
+                                                   repo_root: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'catalogue.db'}"
+    imported = run_vod("catalogue", "--database-url", db, "import",
+                       str(repo_root / "fixtures" / "sample.json"))
+    assert imported.returncode == 0, imported.stderr
+    before = json.loads(run_vod("catalogue", "--database-url", db, "list", "--territory", "GB",
+                                "--at", "2026-06-01T00:00:00Z", "--json").stdout)
+    assert [e["packaged"] for e in before] == [False]
+    proc = run_vod("ingest", str(media_factory("short")), "--title-id", "sample", "--origin",
+                   str(tmp_path / "o"), "--device-class", "mobile", "--catalogue-db", db,
+                   "--base-url", "https://cdn.example", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["catalogue"] == "created"
+    after = json.loads(run_vod("catalogue", "--database-url", db, "list", "--territory", "GB",
+                               "--at", "2026-06-01T00:00:00Z", "--json").stdout)
+    assert [e["title_id"] for e in after] == ["sample"] and after[0]["packaged"]
+    assert after[0]["max_height"] == 360

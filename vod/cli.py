@@ -11,6 +11,7 @@ from typing import Any
 import click
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
+from pipeline.errors import PipelineError
 from vod.errors import EXIT_ERROR, err, friendly_errors
 
 device_class_option = click.option(
@@ -146,6 +147,19 @@ def ladder_list_cmd() -> None:
     metavar="URL",
     help="ClearKey licence URL to write into the manifests.",
 )
+@click.option(
+    "--catalogue-db",
+    default=None,
+    metavar="URL",
+    envvar="VOD_CATALOGUE_DB",
+    help="Record the title in this catalogue database (SQLAlchemy URL) after publishing.",
+)
+@click.option(
+    "--base-url",
+    default="http://127.0.0.1:8000",
+    show_default=True,
+    help="Public URL of the origin, for the catalogue's manifest URLs.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary on stdout.")
 @friendly_errors
 def ingest_cmd(
@@ -162,6 +176,8 @@ def ingest_cmd(
     key_server: str | None,
     key_server_token: str | None,
     license_url: str | None,
+    catalogue_db: str | None,
+    base_url: str,
     as_json: bool,
 ) -> None:
     """Probe, plan, transcode, package, write manifests, validate and publish SOURCE."""
@@ -188,10 +204,12 @@ def ingest_cmd(
             progress=report,
             protection=protection,
         )
-    if as_json:
-        click.echo(json.dumps(result.summary(), indent=2))
-        return
     summary = result.summary()
+    if catalogue_db:
+        summary["catalogue"] = _record(summary, catalogue_db, base_url)
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
     where = result.remote.url("") if result.remote else result.title_dir
     err.print(f"[green]published[/green] {where}", markup=True)
     for r in summary["renditions"]:
@@ -301,6 +319,23 @@ def _protection(
     return Protection(
         systems=parse_systems(systems), scheme=scheme, provider=provider, license_url=license_url
     )
+
+
+def _record(summary: dict[str, Any], database_url: str, base_url: str) -> str:
+    """The catalogue stage; its failure is reported but the published title stays."""
+    import time
+
+    from catalogue.stage import record_title
+
+    start = time.perf_counter()
+    try:
+        outcome = record_title(summary, database_url, base_url)
+    except Exception as e:  # the title is published; say clearly that only the entry failed
+        raise PipelineError(
+            None, f"title published but not recorded in the catalogue: {e}", stage="catalogue"
+        ) from e
+    summary["timings"]["catalogue"] = round(time.perf_counter() - start, 3)
+    return outcome
 
 
 def _classes(value: str) -> list[str]:
