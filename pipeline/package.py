@@ -5,7 +5,8 @@ address each IDR); a segment starts at the first chunk at or after the next mult
 target duration, so segments align across rungs that share the keyframe cadence. Audio
 segments start at the same times as the video segments. Composition offsets are shifted so
 the first frame presents at its decode time (trun v1), which CMAF wants and players honour.
-Samples are streamed one segment at a time.
+Samples are streamed one segment at a time. The source is one fragmented MP4, or the chunk
+files of one rung in title order (chunked encoding), joined on the fly by `chunk_join`.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from os import PathLike
 from pathlib import Path
 from typing import BinaryIO
 
+from pipeline.chunk_join import check_chunk_inits, iter_joined_samples, open_joined
 from pipeline.errors import PackageError
 from pipeline.mp4.base import Box
 from pipeline.mp4.codecs import codec_string, original_format, sample_entry
@@ -177,7 +180,7 @@ def frame_rate_of(samples_durations: dict[int, int], timescale: int) -> str | No
 
 
 def package_track(
-    src: Path,
+    src: Path | Sequence[Path],
     title_dir: Path,
     track_id: str,
     *,
@@ -193,10 +196,12 @@ def package_track(
 
     `boundaries`: segment start times in seconds (from the video track) for audio to follow;
     otherwise segments start at multiples of `segment_seconds`.
+    `src`: a fragmented MP4, or a rung's chunk files in order (joined into one track).
     """
+    sources = [Path(src)] if isinstance(src, str | PathLike) else [Path(p) for p in src]
     try:
         return _package(
-            src,
+            sources,
             title_dir,
             track_id,
             segment_seconds,
@@ -208,11 +213,12 @@ def package_track(
             init_transform,
         )
     except (BoxFormatError, ValueError, OSError) as e:
-        raise PackageError(src, f"cannot package track '{track_id}': {e}") from e
+        where = sources[0] if len(sources) == 1 else f"{len(sources)} chunks from {sources[0]}"
+        raise PackageError(where, f"cannot package track '{track_id}': {e}") from e
 
 
 def _package(
-    src: Path,
+    sources: list[Path],
     title_dir: Path,
     track_id: str,
     segment_seconds: float,
@@ -223,7 +229,8 @@ def _package(
     transform: ChunkTransform | None,
     init_transform: Callable[[Box], tuple[Box, Sequence[Box]]] | None,
 ) -> Track:
-    _, moov = read_init(src)
+    src = sources[0]
+    moov = read_init(src)[1] if len(sources) == 1 else check_chunk_inits(sources)
     handler = moov.find("trak/mdia/hdlr")
     mdhd = moov.find("trak/mdia/mdhd")
     if handler is None or mdhd is None:
@@ -246,7 +253,7 @@ def _package(
         cmaf_init(moov, language=language, entry=new_entry, extra_moov=extra_moov)
     )
 
-    samples = iter_samples(src)
+    samples = iter_samples(src) if len(sources) == 1 else iter_joined_samples(sources)
     first = next(samples, None)
     if first is None:
         raise BoxFormatError("track has no samples")
@@ -266,7 +273,7 @@ def _package(
     key_frames: list[KeyFrame] = []
     durations: dict[int, int] = {}
     sequence = 1
-    with src.open("rb") as f:
+    with src.open("rb") if len(sources) == 1 else open_joined(sources) as f:
         chunks = iter_chunks(
             all_samples(),
             video=video,
