@@ -377,10 +377,13 @@ def _attach_subcommands() -> None:
     """Command groups that live beside the part they drive."""
     from catalogue.cli import catalogue
     from drm.cli import keys_group, keyserver_cmd
+    from subscriber.cli import activate, orders
 
     main.add_command(keys_group)
     main.add_command(keyserver_cmd)
     main.add_command(catalogue)
+    main.add_command(activate)
+    main.add_command(orders)
 
 
 _attach_subcommands()

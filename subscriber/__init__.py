@@ -1,0 +1,1 @@
+"""Subscriber activation: offerings, quotes, the service order orchestrator, inventory, billing."""
