@@ -15,13 +15,6 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import update
-from subscriber_db import (  # noqa: F401 (fixtures)
-    SAMPLE,
-    Served,
-    database_url,
-    pg_admin_url,
-    served,
-)
 
 from catalogue import db, store
 from catalogue.importer import import_file
@@ -33,6 +26,13 @@ from subscriber.offers import find_offering
 from subscriber.quote import days_remaining, prorate
 from subscriber.steps import STEPS, CdnEntitlement, Context, abr_caps, drm_policy
 from subscriber.tables import OrderRow
+from subscriber_db import (  # noqa: F401 (fixtures)
+    SAMPLE,
+    Served,
+    database_url,
+    pg_admin_url,
+    served,
+)
 
 OFFERINGS = "/tmf-api/productCatalogManagement/v4/productOffering"
 ORDERS = "/tmf-api/productOrderingManagement/v4/productOrder"

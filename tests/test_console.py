@@ -11,10 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
-from subscriber_db import Served, database_url, pg_admin_url, served  # noqa: F401 (fixtures)
 
 from player_harness import CHROMIUM, CHROMIUM_ARGS
 from subscriber.steps import STEPS
+from subscriber_db import Served, database_url, pg_admin_url, served  # noqa: F401 (fixtures)
 
 ORDERS = "/tmf-api/productOrderingManagement/v4/productOrder"
 

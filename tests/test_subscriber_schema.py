@@ -10,6 +10,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
+
 from subscriber_db import Served, database_url, pg_admin_url, served  # noqa: F401 (fixtures)
 
 OPERATIONS = [

@@ -378,12 +378,14 @@ def _attach_subcommands() -> None:
     from catalogue.cli import catalogue
     from drm.cli import keys_group, keyserver_cmd
     from subscriber.cli import activate, orders
+    from workers.cli import attach
 
     main.add_command(keys_group)
     main.add_command(keyserver_cmd)
     main.add_command(catalogue)
     main.add_command(activate)
     main.add_command(orders)
+    attach(main)
 
 
 _attach_subcommands()
