@@ -367,6 +367,7 @@ def test_eager_job_from_and_to_s3(
     media_factory: MediaFactory,
     s3_endpoint: str,  # noqa: F811
     vod_env: dict,
+    tmp_path: Path,
 ) -> None:
     from pipeline.publish_s3 import list_keys
     from pipeline.s3 import ensure_bucket, public_url, s3_client, upload_file
@@ -379,9 +380,14 @@ def test_eager_job_from_and_to_s3(
     ensure_bucket(ingest)
     ensure_bucket(origin, public_read=True)
     upload_file(media_factory("short"), f"s3://{ingest}/in/short.mp4")
-    spec = _spec(f"s3://{ingest}/in/short.mp4", f"s3://{origin}/titles")  # type: ignore[arg-type]
+    vtt = tmp_path / "short.en.vtt"
+    vtt.write_text("WEBVTT\n\n00:00:00.500 --> 00:00:02.000\nHello\n", encoding="utf-8")
+    upload_file(vtt, f"s3://{ingest}/in/short.en.vtt")
+    # Sidecar subtitles come from the bucket too, like the watcher's sidecar names them.
+    subs = [{"path": f"s3://{ingest}/in/short.en.vtt", "language": "en"}]
+    spec = _spec(f"s3://{ingest}/in/short.mp4", f"s3://{origin}/titles", subtitles=subs)  # type: ignore[arg-type]
     assert spec.job_id == _spec(f"s3://{ingest}/in/short.mp4", f"s3://{origin}/titles",
-                                title_id=spec.title_id).job_id  # fmt: skip
+                                title_id=spec.title_id, subtitles=subs).job_id  # fmt: skip
     assert submit(spec) == "queued"
     job = get_job(spec.job_id)
     assert job.state == "done", job.error
@@ -389,6 +395,7 @@ def test_eager_job_from_and_to_s3(
     assert job.summary["hls"] == f"s3://{origin}/{base}/master.m3u8"
     keys = list_keys(s3_client(), origin, "")
     assert f"{base}/master.m3u8" in keys and f"{base}/manifest.mpd" in keys
+    assert f"{base}/subs/en.vtt" in keys
     shared = completed(spec.job_id, "encode:v360p365")["urls"]  # parts went via S3 work/...
     assert shared == {"v360p365": f"s3://{origin}/work/{spec.job_id}/encode/v360p365.mp4"}
     assert not [k for k in keys if k.startswith("work/")]  # ... and were cleaned up

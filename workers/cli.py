@@ -3,6 +3,7 @@
     vod submit SOURCE --title-id ID --origin DIR|s3://... [--wait]
     vod jobs [JOB_ID]
     vod worker [--queues encode,io] [--concurrency N]
+    vod watch s3://BUCKET/PREFIX [--origin s3://...] [--once]   (workers/watch.py)
 
 Also runnable alone: `python -m workers.cli worker ...`.
 """
@@ -20,6 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from pipeline.s3 import is_s3_url
 from workers.app import ENCODE, IO, queue_name
 from workers.jobs import STAGES, DrmOptions, JobInfo, JobSpec, Subtitle, get_job, job_id_for
 
@@ -56,7 +58,7 @@ def _subtitle(value: str) -> Subtitle:
     path, sep, lang = value.rpartition(":")
     if not sep or not path or not lang:
         raise click.BadParameter(f"expected PATH:LANG, got {value!r}")
-    return Subtitle(path=str(Path(path).resolve()), language=lang)
+    return Subtitle(path=path if is_s3_url(path) else str(Path(path).resolve()), language=lang)
 
 
 @click.command("submit")
@@ -266,8 +268,10 @@ def worker_cmd(queues: str, concurrency: int | None, name: str, loglevel: str, p
 
 
 def attach(group: click.Group) -> None:
-    """Add submit, jobs and worker to the `vod` command group."""
-    for cmd in (submit_cmd, jobs_cmd, worker_cmd):
+    """Add submit, jobs, worker and watch to the `vod` command group."""
+    from workers.watch import watch_cmd
+
+    for cmd in (submit_cmd, jobs_cmd, worker_cmd, watch_cmd):
         group.add_command(cmd)
 
 

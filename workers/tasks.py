@@ -277,7 +277,7 @@ def plan_task(self: StageTask, ctx: Ctx) -> Ctx:
     with running(self, spec.job_id, "plan"):
         media = MediaInfo.model_validate(ctx["media"])
         plan = make_plan(media, spec.device_classes, segment_seconds=spec.segment_seconds)
-        load_texts([(Path(s.path), s.language) for s in spec.subtitles], media.duration)
+        load_texts(_subtitles(spec), media.duration)
         parts = plan_parts(plan, spec.chunk_seconds)
     return {**ctx, "plan": plan.model_dump(mode="json"), "parts": parts}
 
@@ -334,13 +334,19 @@ def package_task(self: StageTask, results: list[dict], ctx: Ctx) -> Ctx:
     return {"job": ctx["job"], **result}
 
 
+def _subtitles(spec: JobSpec) -> list[tuple[Path, str]]:
+    """Sidecar subtitles as local files (downloaded once per job when they are on S3)."""
+    base = idem.job_dir(spec.job_id) / "subtitles"
+    return [(fetch_source(s.path, base / str(i)), s.language) for i, s in enumerate(spec.subtitles)]
+
+
 def _package(spec: JobSpec, ctx: Ctx, results: list[dict]) -> dict:
     cache = idem.job_dir(spec.job_id) / "encode"
     outputs = gather_outputs(
         [(r["part"], local_files(r["files"], r.get("urls"), cache)) for r in results]
     )
     media = MediaInfo.model_validate(ctx["media"])
-    texts = load_texts([(Path(s.path), s.language) for s in spec.subtitles], media.duration)
+    texts = load_texts(_subtitles(spec), media.duration)
     protection = spec.drm.protection() if spec.drm else None
     final = idem.job_dir(spec.job_id) / "title"
     with idem.replace_dir(final) as staged:
