@@ -139,6 +139,25 @@ def cbc_crypt(
     return bytes(out)
 
 
+def crypt_sample(
+    scheme: str,
+    key: bytes,
+    iv: bytes,
+    data: bytes,
+    subsamples: Subsamples | None = None,
+    pattern: Pattern = NO_PATTERN,
+    *,
+    decrypt: bool = False,
+) -> bytes:
+    """Encrypt (or decrypt) one sample; `subsamples` None or empty means the full sample.
+    CTR is its own inverse; CBC needs the direction."""
+    if scheme == "cenc":
+        return ctr_crypt(key, iv, data, subsamples)
+    if scheme == "cbcs":
+        return cbc_crypt(key, iv, data, subsamples, pattern, decrypt=decrypt)
+    raise ValueError(f"unsupported protection scheme {scheme!r} (want one of {SCHEMES})")
+
+
 def encrypt_sample(
     scheme: str,
     key: bytes,
@@ -147,12 +166,7 @@ def encrypt_sample(
     subsamples: Subsamples | None = None,
     pattern: Pattern = NO_PATTERN,
 ) -> bytes:
-    """Encrypt one sample; `subsamples` None or empty means full-sample encryption."""
-    if scheme == "cenc":
-        return ctr_crypt(key, iv, data, subsamples)
-    if scheme == "cbcs":
-        return cbc_crypt(key, iv, data, subsamples, pattern)
-    raise ValueError(f"unsupported protection scheme {scheme!r} (want one of {SCHEMES})")
+    return crypt_sample(scheme, key, iv, data, subsamples, pattern)
 
 
 def decrypt_sample(
@@ -164,8 +178,4 @@ def decrypt_sample(
     pattern: Pattern = NO_PATTERN,
 ) -> bytes:
     """Inverse of `encrypt_sample` (used to verify output and by tests)."""
-    if scheme == "cenc":
-        return ctr_crypt(key, iv, data, subsamples)
-    if scheme == "cbcs":
-        return cbc_crypt(key, iv, data, subsamples, pattern, decrypt=True)
-    raise ValueError(f"unsupported protection scheme {scheme!r} (want one of {SCHEMES})")
+    return crypt_sample(scheme, key, iv, data, subsamples, pattern, decrypt=True)
