@@ -92,10 +92,13 @@ class PlayResult:
 
 
 @contextmanager
-def serve_directory(root: Path | str, *, key_store: Path | None = None) -> Iterator[str]:
+def serve_directory(
+    root: Path | str, *, key_store: Path | None = None, token_secret: bytes | None = None
+) -> Iterator[str]:
     """Serve root with `vod serve`'s server on a free loopback port; yields the base URL.
-    With `key_store`, the server also answers ClearKey licence and key requests."""
-    server = make_server(Path(root), key_store=key_store)
+    With `key_store`, the server also answers ClearKey licence and key requests; with
+    `token_secret`, title requests need a valid CDN token (playback.tokens)."""
+    server = make_server(Path(root), key_store=key_store, token_secret=token_secret)
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True, name="vod-serve"
     )

@@ -262,12 +262,20 @@ def validate_cmd(target: str, as_json: bool, no_decode: bool) -> None:
     default=None,
     help="Answer ClearKey licence requests (POST /license/clearkey) from this store.",
 )
+@click.option(
+    "--token-secret",
+    default=None,
+    envvar="VOD_TOKEN_SECRET",
+    help="Require Akamai-style HMAC CDN tokens on title requests, signed with this secret.",
+)
 @friendly_errors
-def serve_cmd(root: Path, host: str, port: int, key_store: Path | None) -> None:
+def serve_cmd(
+    root: Path, host: str, port: int, key_store: Path | None, token_secret: str | None
+) -> None:
     """Serve an origin directory over HTTP (CORS on) with a player page."""
     from vod.serve import serve
 
-    serve(root, host, port, key_store=key_store)
+    serve(root, host, port, key_store=key_store, token_secret=token_secret or None)
 
 
 @main.group("pssh")

@@ -15,6 +15,7 @@ import os
 import re
 import socket
 import sys
+import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,6 +24,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from drm.clearkey import license_response, requested_kids
 from drm.keystore import LocalKeyStore
 from drm.pssh import CLEARKEY_LICENSE_PATH as LICENSE_PATH
+from playback.tokens import TOKEN_PARAM, TokenError, split_path_token, verify_token
 
 log = logging.getLogger(__name__)
 
@@ -242,7 +244,19 @@ class OriginHandler(BaseHTTPRequestHandler):
         self._send_bytes(found.key, "application/octet-stream", send_body)
 
     def _get(self, send_body: bool) -> None:
-        path = urlsplit(self.path).path
+        url = urlsplit(self.path)
+        path = url.path
+        if self.server.token_secret is not None:
+            token, path = split_path_token(path)
+            if token is not None or not self._is_open_path(path):
+                if token is None:
+                    token = parse_qs(url.query).get(TOKEN_PARAM, [None])[0]
+                reason = self._token_refusal(token, path)
+                if reason:
+                    self._error(HTTPStatus.FORBIDDEN, f"token refused: {reason}")
+                    return
+                self._send_from(self.server.root, path, send_body)
+                return
         if path in ("/", "/index.html"):
             self._send_file(STATIC_DIR / "player.html", send_body)
         elif path.startswith(LICENSE_PATH + "/"):
@@ -261,6 +275,25 @@ class OriginHandler(BaseHTTPRequestHandler):
             self._send_from(STATIC_DIR, path.removeprefix("/_player"), send_body)
         else:
             self._send_from(self.server.root, path, send_body)
+
+    @staticmethod
+    def _is_open_path(path: str) -> bool:
+        """Paths that need no CDN token: the player page, its assets, titles list, licences."""
+        return path in ("/", "/index.html", "/_titles") or path.startswith(
+            ("/_player/", LICENSE_PATH + "/")
+        )
+
+    def _token_refusal(self, token: str | None, path: str) -> str | None:
+        """None if token lets this request through, else the short refusal reason."""
+        secret = self.server.token_secret
+        if token is None:
+            return "missing"
+        assert secret is not None
+        try:
+            verify_token(secret, token, path, time.time())
+        except TokenError as exc:
+            return exc.reason
+        return None
 
     def _send_from(self, base: Path, url_path: str, send_body: bool) -> None:
         target = resolve_inside(base, url_path)
@@ -345,8 +378,10 @@ class OriginServer(ThreadingHTTPServer):
         root: Path,
         player_libs: Path,
         key_store: LocalKeyStore | None = None,
+        token_secret: bytes | None = None,
     ) -> None:
         self.root = root.resolve()
+        self.token_secret = token_secret
         self.player_libs = player_libs
         self.key_store = key_store
         if ":" in address[0]:
@@ -375,16 +410,24 @@ def make_server(
     *,
     player_libs: Path | None = None,
     key_store: Path | None = None,
+    token_secret: bytes | str | None = None,
 ) -> ThreadingHTTPServer:
     """Bind (port 0 picks a free one) without serving; callers run serve_forever().
 
     With `key_store`, POST /license/clearkey answers W3C ClearKey licence requests from it.
+    With `token_secret`, every title request needs a valid CDN token (playback.tokens):
+    in a `/__token__/<token>/` path prefix or a `hdnts` query parameter, else 403.
     """
     root = Path(root)
     if not root.is_dir():
         raise NotADirectoryError(f"origin root is not a directory: {root}")
     store = LocalKeyStore(key_store) if key_store is not None else None
-    return OriginServer((host, port), root, player_libs or player_libs_dir(), store)
+    if isinstance(token_secret, str):
+        token_secret = token_secret.encode()
+    if token_secret is not None and not token_secret:
+        raise ValueError("token secret must not be empty")
+    libs = player_libs or player_libs_dir()
+    return OriginServer((host, port), root, libs, store, token_secret)
 
 
 def base_url(server: ThreadingHTTPServer) -> str:
@@ -395,14 +438,20 @@ def base_url(server: ThreadingHTTPServer) -> str:
 
 
 def serve(
-    root: Path, host: str = "127.0.0.1", port: int = 8000, key_store: Path | None = None
+    root: Path,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    key_store: Path | None = None,
+    token_secret: bytes | str | None = None,
 ) -> None:
     """Serve until Ctrl-C, printing the watch page and title URLs."""
-    server = make_server(root, host, port, key_store=key_store)
+    server = make_server(root, host, port, key_store=key_store, token_secret=token_secret)
     url = base_url(server)
     print(f"Serving {Path(root).resolve()} at {url}/")
     if key_store is not None:
         print(f"ClearKey licences: POST {url}{LICENSE_PATH} (keys from {key_store})")
+    if token_secret:
+        print("CDN tokens required: /__token__/<token>/<title>/... or ?hdnts=<token>")
     titles = find_titles(Path(root))
     for title in titles:
         print(f"  {title['id']}: {url}/?title={title['id']}&autoplay=1")

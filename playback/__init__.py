@@ -1,0 +1,1 @@
+"""Playback sessions: CDN access tokens and signed URLs (issue 7)."""
