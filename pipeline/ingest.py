@@ -10,6 +10,7 @@ is built and validated the same way in a local temporary origin, then uploaded b
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -196,48 +197,24 @@ def ingest(
         media = probe(source)
     with clock.stage("plan"):
         plan = make_plan(media, list(device_classes), segment_seconds=segment_seconds)
-    texts = [(load_subtitles(path, lang), lang, path) for path, lang in subtitles]
-    for text, _, path in texts:
-        if vtt_duration(text) > media.duration + 1.0:
-            raise PipelineError(
-                path,
-                f"subtitles run to {vtt_duration(text):.1f}s, past the "
-                f"end of the title ({media.duration:.1f}s)",
-                stage="subtitles",
-            )
-
+    texts = load_texts(subtitles, media.duration)
     if protection is not None:
-        protection.load_keys(title_id, _key_labels(plan))
+        protection.load_keys(title_id, key_labels(plan))
     origin.mkdir(parents=True, exist_ok=True)
     staged = staging_dir(origin, title_id)
     try:
         work = staged / WORK
         with clock.stage("transcode"):
             outputs = transcode(plan, work, media=media, progress=lambda f: report("transcode", f))
-        with clock.stage("package"):
-            text_tracks = write_text_tracks(staged, [(t, lang) for t, lang, _ in texts])
-            sets = package_sets(plan, outputs, staged, report, protection)
-        by_scheme = {
-            scheme: Presentation(
-                title_id=title_id,
-                segment_seconds=segment_seconds,
-                tracks=tracks + text_tracks,
-                duration=max(t.duration_seconds for t in tracks),
-            )
-            for scheme, tracks in sets.items()
-        }
-        with clock.stage("manifests"):
-            write_manifests(by_scheme, staged, protection)
-        _remove_tree(work)
-        if validate_output:
-            with clock.stage("validate"):
-                check_valid(staged)
+        presentation = build_title(
+            plan, outputs, staged, title_id, texts=texts, protection=protection, report=report,
+            clock=clock, validate_output=validate_output, before_validate=lambda: rmtree(work),
+        )  # fmt: skip
         with clock.stage("publish"):
             final = publish_local(staged, origin, title_id)
     except BaseException:
         discard(staged, origin)
         raise
-    presentation = by_scheme[_hls_key(protection)]
     return IngestResult(title_id, final, presentation, plan, media, clock.timings, protection)
 
 
@@ -259,11 +236,67 @@ def _ingest_to_s3(source: str | Path, title_id: str, origin: str, **options: Any
     return result
 
 
-def _key_labels(plan: Plan) -> list[str]:
+def load_texts(subtitles: Sequence[tuple[Path, str]], duration: float) -> list[tuple[str, str]]:
+    """Subtitle files as (WebVTT text, language); refuses any that run past the title's end."""
+    texts: list[tuple[str, str]] = []
+    for path, lang in subtitles:
+        text = load_subtitles(path, lang)
+        if vtt_duration(text) > duration + 1.0:
+            raise PipelineError(
+                path,
+                f"subtitles run to {vtt_duration(text):.1f}s, past the "
+                f"end of the title ({duration:.1f}s)",
+                stage="subtitles",
+            )
+        texts.append((text, lang))
+    return texts
+
+
+def key_labels(plan: Plan) -> list[str]:
+    """Content-key labels the plan's tracks need (SD/HD/UHD per rung, AUDIO)."""
     from drm.keys import label_for
 
     labels = [label_for("video", rung.height) for rung in plan.video]
-    return labels + (["AUDIO"] if plan.audio else [])
+    return list(dict.fromkeys(labels + (["AUDIO"] if plan.audio else [])))
+
+
+def build_title(
+    plan: Plan,
+    outputs: dict[str, Path] | dict[str, Path | list[Path]],
+    title_dir: Path,
+    title_id: str,
+    *,
+    texts: Sequence[tuple[str, str]] = (),
+    protection: Protection | None = None,
+    report: Progress | None = None,
+    clock: _Clock | None = None,
+    validate_output: bool = True,
+    before_validate: Callable[[], None] | None = None,
+) -> Presentation:
+    """Encoded renditions in title_dir: package, write manifests, validate. Shared by the
+    in-process ingest and the workers' package stage; returns the HLS presentation."""
+    clock = clock or _Clock()
+    report = report or (lambda stage, fraction: None)
+    with clock.stage("package"):
+        text_tracks = write_text_tracks(title_dir, list(texts))
+        sets = package_sets(plan, outputs, title_dir, report, protection)  # type: ignore[arg-type]
+    by_scheme = {
+        scheme: Presentation(
+            title_id=title_id,
+            segment_seconds=plan.segment_seconds,
+            tracks=tracks + text_tracks,
+            duration=max(t.duration_seconds for t in tracks),
+        )
+        for scheme, tracks in sets.items()
+    }
+    with clock.stage("manifests"):
+        write_manifests(by_scheme, title_dir, protection)
+    if before_validate is not None:
+        before_validate()
+    if validate_output:
+        with clock.stage("validate"):
+            check_valid(title_dir)
+    return by_scheme[_hls_key(protection)]
 
 
 def _hls_key(protection: Protection | None) -> str:
@@ -441,7 +474,5 @@ def _audio_label(lang: str, channels: int) -> str:
     return f"{base} 5.1" if channels >= 6 else base
 
 
-def _remove_tree(path: Path) -> None:
-    import shutil
-
+def rmtree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)

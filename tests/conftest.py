@@ -67,9 +67,14 @@ def sample_mov() -> Path:
 VOD = [sys.executable, "-m", "vod.cli"]
 
 
-def run_vod(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run the real `vod` command line in a subprocess, as a user would."""
-    return subprocess.run([*VOD, *args], capture_output=True, text=True, timeout=900, cwd=ROOT)
+def run_vod(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 900
+) -> subprocess.CompletedProcess[str]:
+    """Run the real `vod` command line in a subprocess, as a user would (`env`: the whole
+    environment of the process, as subprocess takes it)."""
+    return subprocess.run(
+        [*VOD, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env
+    )
 
 
 @pytest.fixture(scope="session")

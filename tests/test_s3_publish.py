@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
 import threading
 import tracemalloc
 import urllib.error
@@ -17,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from conftest import ROOT, VOD, run_vod
+from conftest import run_vod
 from pipeline.errors import PipelineError
 from pipeline.ingest import ingest
 from pipeline.publish_s3 import IMMUTABLE, SHORT, SUBTITLES, list_keys, publish_title_s3
@@ -329,26 +328,30 @@ def test_missing_bucket_is_a_clear_error(tmp_path: Path, client: Any) -> None:
 
 
 def test_cli_checks_the_bucket_before_encoding(s3_endpoint: str, sample_mov: Path) -> None:
-    proc = subprocess.run(
-        [*VOD, "ingest", str(sample_mov), "--title-id", "t", "--origin", "s3://no-such-bucket/p"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
+    proc = run_vod(
+        "ingest",
+        str(sample_mov),
+        "--title-id",
+        "t",
+        "--origin",
+        "s3://no-such-bucket/p",
         env=s3_env(s3_endpoint),
+        timeout=60,
     )
     assert proc.returncode == 1
     assert "cannot use bucket" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_cli_refuses_hostile_origin_before_encoding(s3_endpoint: str, sample_mov: Path) -> None:
-    proc = subprocess.run(
-        [*VOD, "ingest", str(sample_mov), "--title-id", "t", "--origin", "s3://media-bucket/../x"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
+    proc = run_vod(
+        "ingest",
+        str(sample_mov),
+        "--title-id",
+        "t",
+        "--origin",
+        "s3://media-bucket/../x",
         env=s3_env(s3_endpoint),
+        timeout=60,
     )
     assert proc.returncode == 1
     assert "'..'" in proc.stderr and "Traceback" not in proc.stderr
@@ -362,14 +365,18 @@ def test_vod_ingest_to_s3_end_to_end(
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     env = {**s3_env(s3_endpoint), "TMPDIR": str(scratch)}
-    proc = subprocess.run(
-        [*VOD, "ingest", str(media_factory("short")), "--title-id", "clip"]
-        + ["--origin", f"s3://{bucket}/pfx", "--device-class", "mobile", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=ROOT,
+    proc = run_vod(
+        "ingest",
+        str(media_factory("short")),
+        "--title-id",
+        "clip",
+        "--origin",
+        f"s3://{bucket}/pfx",
+        "--device-class",
+        "mobile",
+        "--json",
         env=env,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)

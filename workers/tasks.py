@@ -23,9 +23,10 @@ from typing import Any
 import redis
 from celery import Task, chord, group
 
-from pipeline.assemble import assemble_title, load_texts
+from pipeline.assemble import assemble_title
 from pipeline.encode_parts import encode_part, gather_outputs, plan_parts
 from pipeline.errors import PipelineError
+from pipeline.ingest import load_texts
 from pipeline.media import MediaInfo
 from pipeline.plan import plan as make_plan
 from pipeline.plan_model import Plan
