@@ -19,6 +19,9 @@ COPY workers ./workers
 COPY vod ./vod
 COPY ladders ./ladders
 COPY catalogue ./catalogue
+COPY subscriber ./subscriber
+COPY playback ./playback
+COPY qoe ./qoe
 # celery[redis]: the plain `celery redis` pair misses a dependency and the worker dies.
 RUN pip install . "celery[redis]>=5.3"
 

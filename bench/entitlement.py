@@ -27,23 +27,23 @@ import io
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
 import time
 import uuid
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-import httpx  # noqa: E402
+import loopback  # noqa: E402
 import psycopg  # noqa: E402
+from loopback import http_phase, over_http, stats, timed  # noqa: E402
 
 from catalogue import db, store  # noqa: E402
 from catalogue.entitlement import (  # noqa: E402
@@ -188,94 +188,16 @@ def _summary(body: dict) -> tuple:
 # -- measurement ---------------------------------------------------------------------------
 
 
-def stats(latencies: list[float], wall: float) -> dict[str, float]:
-    q = statistics.quantiles(latencies, n=100, method="inclusive")
-    return {"n": len(latencies), "per_s": len(latencies) / wall, "p50_ms": q[49] * 1e3,
-            "p99_ms": q[98] * 1e3}  # fmt: skip
-
-
-def timed(fn, items: list) -> tuple[list[float], list[Any], float]:  # noqa: ANN001
-    lat, results = [], []
-    start = time.perf_counter()
-    for item in items:
-        t = time.perf_counter()
-        results.append(fn(item))
-        lat.append(time.perf_counter() - t)
-    return lat, results, time.perf_counter() - start
-
-
-def over_http(base: str, method: str, path: str, items: list, concurrency: int) -> tuple:
-    """Run items through `concurrency` keep-alive clients; latencies, JSON bodies, wall."""
-    clients = [httpx.Client(base_url=base, timeout=30) for _ in range(concurrency)]
-    chunks = [items[i::concurrency] for i in range(concurrency)]
-
-    def worker(k: int) -> list[tuple[int, float, Any]]:
-        out = []
-        for idx, item in chunks[k]:
-            t = time.perf_counter()
-            if method == "POST":
-                r = clients[k].post(path, json=item)
-            else:
-                r = clients[k].get(path, params=item)
-            lat = time.perf_counter() - t
-            if r.status_code != 200:
-                raise RuntimeError(f"{method} {path} {item} -> {r.status_code} {r.text[:300]}")
-            out.append((idx, lat, r.json()))
-        return out
-
-    start = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        done = [x for part in pool.map(worker, range(concurrency)) for x in part]
-    wall = time.perf_counter() - start
-    for c in clients:
-        c.close()
-    done.sort(key=lambda x: x[0])
-    return [d[1] for d in done], [d[2] for d in done], wall
-
-
-def server_cpu(pid: int) -> float:
-    """CPU seconds (user + system) of the server and its worker processes, from /proc."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(stat.parent.name) == pid or int(fields[1]) == pid:  # fields[1]: parent pid
-            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
-    return total
-
-
-def http_phase(proc: subprocess.Popen, *args: Any) -> tuple[dict[str, float], list[Any]]:
-    """`over_http` plus the CPU each side spent per request (2 cores are shared by both)."""
-    server0, client0 = server_cpu(proc.pid), time.process_time()
-    lat, bodies, wall = over_http(*args)
-    out = stats(lat, wall)
-    out["server_cpu_ms"] = (server_cpu(proc.pid) - server0) / len(lat) * 1e3
-    out["client_cpu_ms"] = (time.process_time() - client0) / len(lat) * 1e3
-    return out, bodies
-
-
 def start_server(url: str, workers: int) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, db.ENV_URL: url, "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "uvicorn", "--factory", "catalogue.api:create_app",
-           "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-           "--log-level", "warning", "--no-access-log"]  # fmt: skip
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/openapi.json", timeout=2).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.terminate()
-    raise RuntimeError("uvicorn did not start")
+    return loopback.start_server("catalogue.api:create_app", {db.ENV_URL: url}, workers)
+
+
+def post_json(path: str) -> loopback.Send:
+    return lambda client, body: client.post(path, json=body)
+
+
+def get_params(path: str) -> loopback.Send:
+    return lambda client, params: client.get(path, params=params)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -318,9 +240,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         proc, base = start_server(url, args.server_workers)
         indexed = list(enumerate(bodies))
-        over_http(base, "POST", "/entitlements", indexed[:200], args.concurrency)  # warm-up
+        over_http(base, post_json("/entitlements"), indexed[:200], args.concurrency)  # warm-up
         result["http_decide"], http_out = http_phase(
-            proc, base, "POST", "/entitlements", indexed, args.concurrency
+            proc, base, post_json("/entitlements"), indexed, args.concurrency
         )
         mismatches = sum(_summary(h) != s for h, s in zip(http_out, store_out, strict=True))
         result["http_agrees"] = mismatches == 0
@@ -346,9 +268,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         result["store_browse"] = stats(lat, wall)
         result["browse_items_mean"] = statistics.fmean(counts)
         numbered = list(enumerate(pages))
-        result["http_browse"], _ = http_phase(proc, base, "GET", "/catalogue", numbered, 1)
+        result["http_browse"], _ = http_phase(proc, base, get_params("/catalogue"), numbered, 1)
         result["http_browse_concurrent"], _ = http_phase(
-            proc, base, "GET", "/catalogue", numbered, args.concurrency
+            proc, base, get_params("/catalogue"), numbered, args.concurrency
         )
         engine.dispose()
     finally:

@@ -102,14 +102,71 @@ def list_cmd(ctx: click.Context, territory: str, at: str | None, limit: int, as_
 @catalogue.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8081, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--playback-config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="VOD_PLAYBACK_CONFIG",
+    help="playback.yaml: CDN origins (Akamai/CloudFront), secrets, Redis, key store.",
+)
+@click.option(
+    "--token-secret",
+    envvar="VOD_TOKEN_SECRET",
+    help="Without a config file: the CDN token secret (the one `vod serve` checks).",
+)
+@click.option(
+    "--origin-url",
+    envvar="VOD_ORIGIN_URL",
+    help="Without a config file: the origin/CDN base URL sessions sign (default "
+    "http://127.0.0.1:8000).",
+)
+@click.option(
+    "--key-store",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="VOD_KEY_STORE",
+    help="Key store the licence proxy releases keys from.",
+)
+@click.option(
+    "--redis-url",
+    envvar="VOD_PLAYBACK_REDIS_URL",
+    help="Redis for sessions, stream slots and QoE (default redis://127.0.0.1:6379/2).",
+)
 @click.pass_context
-def serve_cmd(ctx: click.Context, host: str, port: int) -> None:
-    """Serve the catalogue API (OpenAPI at /openapi.json, docs at /docs)."""
+def serve_cmd(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    playback_config: Path | None,
+    token_secret: str | None,
+    origin_url: str | None,
+    key_store: Path | None,
+    redis_url: str | None,
+) -> None:
+    """Serve the API: catalogue, subscriber activation (TMF), playback sessions, licence proxy,
+    CMCD/QoE and the console (OpenAPI at /openapi.json, docs at /docs, console at /console)."""
+    import os
+
     import uvicorn
 
-    from catalogue.api import create_app
+    from playback.config import ConfigError, PlaybackConfig
+    from subscriber.api import create_app
 
-    uvicorn.run(create_app(_url(ctx)), host=host, port=port, log_level="info")
+    env = dict(os.environ)
+    for name, value in (("VOD_PLAYBACK_CONFIG", playback_config),
+                        ("VOD_TOKEN_SECRET", token_secret), ("VOD_ORIGIN_URL", origin_url),
+                        ("VOD_KEY_STORE", key_store),
+                        ("VOD_PLAYBACK_REDIS_URL", redis_url)):  # fmt: skip
+        if value:
+            env[name] = str(value)
+    config = None
+    if env.get("VOD_PLAYBACK_CONFIG") or env.get("VOD_TOKEN_SECRET"):
+        try:
+            config = PlaybackConfig.load(env)
+        except ConfigError as e:
+            raise click.UsageError(str(e)) from e
+    else:
+        click.echo("playback sessions off: pass --token-secret or --playback-config", err=True)
+    app = create_app(_url(ctx), playback=config)
+    uvicorn.run(app, host=host, port=port, log_level="info")
 
 
 if __name__ == "__main__":

@@ -2,11 +2,13 @@
 
 Akamai-style token (REFERENCE.md section 8)::
 
-    st=<start>~exp=<expiry>~acl=<path glob>[~id=<session>]~hmac=<hex HMAC-SHA256>
+    st=<start>~exp=<expiry>~acl=<path glob>[~id=<session>][~data=<payload>]~hmac=<hex>
 
-The HMAC covers everything before `~hmac=`. An ACL is one or more globs joined
-by `!`; a glob ending in `*` matches that prefix (`/title/*` covers `/title/...`
-only), any other glob must match the path exactly.
+The HMAC (SHA-256) covers everything before `~hmac=`. An ACL is one or more globs
+joined by `!`; a glob ending in `*` matches that prefix (`/title/*` covers
+`/title/...` only), any other glob must match the path exactly. `data` is an
+opaque signed payload: playback sessions put the renditions the session may play
+there, so the origin can filter manifests without asking anyone.
 
 How the token travels to the origin gateway (`vod serve --token-secret`):
 
@@ -30,7 +32,7 @@ from urllib.parse import quote, unquote
 
 TOKEN_PARAM = "hdnts"
 PATH_PREFIX = "/__token__/"
-_FIELDS = ("st", "exp", "acl", "id")
+_FIELDS = ("st", "exp", "acl", "id", "data")
 REASONS = ("malformed", "expired", "not_yet_valid", "bad_signature", "out_of_scope")
 
 
@@ -46,17 +48,29 @@ def _mac(secret: bytes, message: str) -> str:
     return hmac.new(secret, message.encode(), hashlib.sha256).hexdigest()
 
 
+def _field_ok(value: str | None) -> bool:
+    return value is None or (bool(value) and "~" not in value)
+
+
 def sign_token(
-    secret: bytes, acl: str, *, start: int, lifetime: int, session_id: str | None = None
+    secret: bytes,
+    acl: str,
+    *,
+    start: int,
+    lifetime: int,
+    session_id: str | None = None,
+    data: str | None = None,
 ) -> str:
     """A token valid from `start` (epoch seconds) for `lifetime` seconds, for paths in `acl`."""
     if lifetime <= 0:
         raise ValueError("lifetime must be positive")
-    if not acl or "~" in acl or (session_id is not None and ("~" in session_id or not session_id)):
-        raise ValueError("acl and session id must be non-empty and free of '~'")
+    if not acl or not all(_field_ok(v) for v in (acl, session_id, data)):
+        raise ValueError("acl, session id and data must be non-empty and free of '~'")
     message = f"st={int(start)}~exp={int(start) + int(lifetime)}~acl={acl}"
     if session_id is not None:
         message += f"~id={session_id}"
+    if data is not None:
+        message += f"~data={data}"
     return f"{message}~hmac={_mac(secret, message)}"
 
 
@@ -90,19 +104,25 @@ def normalise_path(path: str) -> str | None:
     return "/" + "/".join(p for p in parts[:-1] if p) + ("/" if len(parts) > 1 else "") + parts[-1]
 
 
-def acl_covers(acl: str, path: str) -> bool:
-    """Whether one of the `!`-joined globs in acl covers the (normalised) path."""
+def acl_match(acl: str, path: str) -> str | None:
+    """The first of the `!`-joined globs in acl that covers the (normalised) path, or None."""
     for glob in acl.split("!"):
         if glob.endswith("*"):
             if path.startswith(glob[:-1]):
-                return True
+                return glob
         elif path == glob:
-            return True
-    return False
+            return glob
+    return None
 
 
-def verify_token(secret: bytes, token: str, path: str, now: float) -> None:
-    """Raise TokenError unless token is authentic, current at `now` and covers `path`."""
+def acl_covers(acl: str, path: str) -> bool:
+    """Whether one of the `!`-joined globs in acl covers the (normalised) path."""
+    return acl_match(acl, path) is not None
+
+
+def verify_token(secret: bytes, token: str, path: str, now: float) -> dict[str, str]:
+    """The token's fields, or TokenError unless it is authentic, current at `now` and covers
+    `path`."""
     fields = parse_token(token)
     message = token[: -len("~hmac=") - 64]
     if not hmac.compare_digest(_mac(secret, message), fields["hmac"]):
@@ -114,6 +134,7 @@ def verify_token(secret: bytes, token: str, path: str, now: float) -> None:
     clean = normalise_path(path)
     if clean is None or not acl_covers(fields["acl"], clean):
         raise TokenError("out_of_scope", path)
+    return fields
 
 
 def split_path_token(path: str) -> tuple[str | None, str]:
@@ -133,6 +154,7 @@ def signed_url(
     start: int,
     acl: str | None = None,
     session_id: str | None = None,
+    data: str | None = None,
     style: str = "path",
 ) -> str:
     """base_url + path carrying a token; acl defaults to the path's directory (`/title/*`).
@@ -142,7 +164,9 @@ def signed_url(
     """
     if acl is None:
         acl = path.rsplit("/", 1)[0] + "/*"
-    token = sign_token(secret, acl, start=start, lifetime=lifetime, session_id=session_id)
+    token = sign_token(
+        secret, acl, start=start, lifetime=lifetime, session_id=session_id, data=data
+    )
     base = base_url.rstrip("/")
     if style == "path":
         return f"{base}{PATH_PREFIX}{quote(token, safe='')}{path}"

@@ -8,6 +8,8 @@ synchronously inside the POST: the response is the order as it ended (completed 
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -23,11 +25,20 @@ from catalogue import db, store
 from catalogue.api import ErrorBody
 from catalogue.api import create_app as create_catalogue_app
 from catalogue.entitlement import DeviceClass, SecurityLevel
+from playback import api as playback_api
+from playback.config import DEFAULT_REDIS_URL, ConfigError, PlaybackConfig
+from playback.service import Playback
+from playback.sessions import SessionStore
+from qoe import api as qoe_api
+from qoe.collector import QoeCollector
+from qoe.windows import QoeWindows
 from subscriber import billing, console, inventory, orchestrator
 from subscriber import db as subscriber_db
 from subscriber.faults import Faults
 from subscriber.offers import SVOD_OFFERINGS, find_offering, tvod_price_tiers
 from subscriber.tables import ChargeRow, DeviceRow, OrderRow
+
+log = logging.getLogger(__name__)
 
 TMF = "/tmf-api"
 ID = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,99}$"
@@ -70,7 +81,7 @@ class DeviceBody(BaseModel):
 
     customer_id: str = Field(alias="customerId", pattern=ID, max_length=100)
     device_id: str = Field(alias="deviceId", pattern=ID, max_length=100)
-    drm_system: str = Field(alias="drmSystem", pattern=r"^(widevine|playready|fairplay)$")
+    drm_system: str = Field(alias="drmSystem", pattern=r"^(widevine|playready|fairplay|clearkey)$")
     security_level: SecurityLevel = Field(alias="securityLevel")
     device_class: DeviceClass = Field(alias="deviceClass")
 
@@ -385,8 +396,16 @@ def router() -> APIRouter:
     return r
 
 
-def create_app(database_url: str | None = None, *, faults: Faults | None = None) -> FastAPI:
-    """The catalogue API plus the subscriber routes, on one database (tables created here)."""
+def create_app(
+    database_url: str | None = None,
+    *,
+    faults: Faults | None = None,
+    playback: PlaybackConfig | None = None,
+    redis: Any | None = None,
+) -> FastAPI:
+    """The catalogue API plus the subscriber, playback-session and QoE routes, on one database
+    (tables created here). Playback comes from `playback` or the environment
+    (`PlaybackConfig.load`); without a token secret its routes answer 503."""
     url = database_url or db.database_url()
     engine = subscriber_db.setup(url)
     app = create_catalogue_app(url, migrate=False)
@@ -395,6 +414,31 @@ def create_app(database_url: str | None = None, *, faults: Faults | None = None)
     app.state.sessions = db.read_session_factory(engine)
     app.state.write_sessions = db.session_factory(engine)
     app.state.faults = faults or Faults.from_env()
-    app.title = "vod-pipeline catalogue and subscriber activation"
+    app.title = "vod-pipeline catalogue, subscribers, playback and QoE"
+    app.state.playback, app.state.qoe = _playback_and_qoe(app, playback, redis)
     app.include_router(router())
+    app.include_router(playback_api.router())
+    app.include_router(qoe_api.router())
+    playback_api.add_cors(app)
     return app
+
+
+def _playback_and_qoe(
+    app: FastAPI, config: PlaybackConfig | None, redis: Any | None
+) -> tuple[Playback | None, QoeCollector]:
+    if config is None:
+        try:
+            config = PlaybackConfig.load()
+        except ConfigError as e:
+            log.warning("playback sessions disabled: %s", e)
+    if redis is None:
+        import redis as redis_lib
+
+        url = config.redis_url if config else os.environ.get("VOD_PLAYBACK_REDIS_URL",
+                                                              DEFAULT_REDIS_URL)  # fmt: skip
+        redis = redis_lib.Redis.from_url(url)
+    pb = Playback.connect(config, redis) if config else None
+    prefix = config.redis_prefix if config else os.environ.get("VOD_REDIS_PREFIX", "vod:")
+    sessions = pb.sessions if pb else SessionStore(redis, prefix)
+    qoe = QoeCollector(QoeWindows(redis, prefix), sessions, app.state.write_sessions)
+    return pb, qoe

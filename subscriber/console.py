@@ -1,5 +1,7 @@
-"""The order console: one static page (static/console.html) that draws an order's flow from the
-JSON API. Served at /console; `?order=<id>` opens an order, `?customer=<id>` lists orders."""
+"""The operations console: one static page (static/console.html) drawn from the JSON APIs.
+Served at /console; `?order=<id>` opens an order's flow, `?customer=<id>` lists orders, and
+`?qoe=1` charts the QoE KPIs per minute with the TMF642 alarms (narrow it with `titleId`,
+`deviceClass`, `cdn`, `minutes`)."""
 
 from __future__ import annotations
 

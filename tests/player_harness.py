@@ -56,7 +56,8 @@ STATUS_JS = """() => {
   const s = window.vodStatus;
   if (!s) return null;
   return {state: s.state, currentTime: s.currentTime, error: s.error, ended: s.ended,
-          variants: s.variants, warnings: s.warnings, duration: s.duration};
+          variants: s.variants, warnings: s.warnings, duration: s.duration,
+          heartbeats: s.heartbeats || 0};
 }"""
 
 
@@ -73,6 +74,7 @@ class PlayResult:
     warnings: list[str] = field(default_factory=list)
     elapsed: float = 0.0
     page_url: str = ""
+    heartbeats: int = 0
 
     @property
     def ok(self) -> bool:
@@ -156,8 +158,12 @@ class PlayerSession:
         clear_keys: dict[str, str] | None = None,
         license_url: str | None = None,
         retries: int = 1,
+        page_params: dict[str, str] | None = None,
     ) -> PlayResult:
-        """Play url until currentTime >= min_time, a player error, or timeout seconds."""
+        """Play url until currentTime >= min_time, a player error, or timeout seconds.
+
+        `page_params` go to the watch page as they are (CMCD, heartbeat: vod/static/player.js).
+        """
         if player not in PLAYERS:
             raise ValueError(f"player must be one of {PLAYERS}, not {player!r}")
         query = {"src": url, "player": player, "autoplay": "1", "retries": str(retries)}
@@ -165,6 +171,7 @@ class PlayerSession:
             query["clearkeys"] = ",".join(f"{kid}:{key}" for kid, key in clear_keys.items())
         if license_url:
             query["licenseUrl"] = license_url
+        query.update(page_params or {})
         page_url = f"{self.page_base}/?{urlencode(query)}"
         started = time.monotonic()
         if not self.browser.is_connected():  # Chromium crashed in an earlier play
@@ -197,6 +204,7 @@ class PlayerSession:
             warnings=list(status.get("warnings") or []),
             elapsed=elapsed,
             page_url=page_url,
+            heartbeats=int(status.get("heartbeats") or 0),
         )
 
     @staticmethod
@@ -255,3 +263,16 @@ def browser() -> Iterator[PlayerSession]:
         pytest.skip(message)
     yield player_session()
     close_player_session()
+
+
+@pytest.fixture(scope="module")
+def chromium_page() -> Iterator[Any]:
+    """A page of its own in the shared headless Chromium, for pages that are not players (the
+    console). Shared: playwright's sync API allows one instance per thread."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} missing")
+    context = player_session().browser.new_context()
+    try:
+        yield context.new_page()
+    finally:
+        context.close()

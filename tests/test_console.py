@@ -5,14 +5,13 @@ ones. Served by a real uvicorn; SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from player_harness import CHROMIUM, CHROMIUM_ARGS
+from player_harness import CHROMIUM, chromium_page  # noqa: F401 (fixture)
 from subscriber.steps import STEPS
 from subscriber_db import Served, database_url, pg_admin_url, served  # noqa: F401 (fixtures)
 
@@ -22,15 +21,8 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM}
 
 
 @pytest.fixture(scope="module")
-def page() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser.new_page()
-        finally:
-            browser.close()
+def page(chromium_page: Any) -> Any:  # noqa: F811
+    return chromium_page
 
 
 def _order(base: str, customer: str) -> dict:

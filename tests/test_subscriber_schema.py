@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
+from schema_fuzz import fuzz_operation
 from subscriber_db import Served, database_url, pg_admin_url, served  # noqa: F401 (fixtures)
 
 OPERATIONS = [
@@ -43,19 +43,4 @@ def test_fuzzed_requests_never_cause_a_server_error(
     method: str,
     mode: GenerationMode,
 ) -> None:
-    operation = api_schema[path][method]
-    statuses: list[int] = []
-
-    @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(
-        max_examples=20, deadline=5000, suppress_health_check=list(HealthCheck), derandomize=True
-    )
-    def fuzz(case: schemathesis.Case) -> None:
-        response = case.call(base_url=served.url, timeout=30)
-        statuses.append(response.status_code)
-        assert response.status_code < 500, f"{case.as_curl_command()} -> {response.status_code}"
-        if mode == GenerationMode.POSITIVE:
-            operation.validate_response(response)
-
-    fuzz()
-    assert statuses
+    fuzz_operation(api_schema[path][method], served.url, mode, timeout=30)

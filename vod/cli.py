@@ -385,6 +385,7 @@ def _attach_subcommands() -> None:
     """Command groups that live beside the part they drive."""
     from catalogue.cli import catalogue
     from drm.cli import keys_group, keyserver_cmd
+    from playback.cli import device, play, qoe
     from subscriber.cli import activate, orders
     from workers.cli import attach
 
@@ -393,6 +394,9 @@ def _attach_subcommands() -> None:
     main.add_command(catalogue)
     main.add_command(activate)
     main.add_command(orders)
+    main.add_command(device)
+    main.add_command(play)
+    main.add_command(qoe)
     attach(main)
 
 

@@ -24,7 +24,21 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from drm.clearkey import license_response, requested_kids
 from drm.keystore import LocalKeyStore
 from drm.pssh import CLEARKEY_LICENSE_PATH as LICENSE_PATH
-from playback.tokens import TOKEN_PARAM, TokenError, split_path_token, verify_token
+from pipeline.errors import PipelineError
+from playback.manifest_filter import (
+    decode_renditions,
+    filter_hls_master,
+    filter_mpd,
+    rendition_of,
+)
+from playback.tokens import (
+    TOKEN_PARAM,
+    TokenError,
+    acl_match,
+    normalise_path,
+    split_path_token,
+    verify_token,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +50,9 @@ TITLE_SCAN_DEPTH = 3
 # URL name under /_player/lib/ -> file inside web/node_modules (npm package dist files).
 PLAYER_LIBS: dict[str, str] = {
     "shaka-player.compiled.js": "shaka-player/dist/shaka-player.compiled.js",
+    # Same player, unminified: shaka 5.2's minified build drops the CMCD `sta` key (play
+    # states), so the page loads this one when asked to report CMCD.
+    "shaka-player.debug.js": "shaka-player/dist/shaka-player.compiled.debug.js",
     "hls.min.js": "hls.js/dist/hls.min.js",
     "dash.all.min.js": "dashjs/dist/modern/umd/dash.all.min.js",
 }
@@ -251,11 +268,11 @@ class OriginHandler(BaseHTTPRequestHandler):
             if token is not None or not self._is_open_path(path):
                 if token is None:
                     token = parse_qs(url.query).get(TOKEN_PARAM, [None])[0]
-                reason = self._token_refusal(token, path)
-                if reason:
+                fields, reason = self._check_token(token, path)
+                if fields is None:
                     self._error(HTTPStatus.FORBIDDEN, f"token refused: {reason}")
                     return
-                self._send_from(self.server.root, path, send_body)
+                self._send_session_file(path, fields, send_body)
                 return
         if path in ("/", "/index.html"):
             self._send_file(STATIC_DIR / "player.html", send_body)
@@ -283,17 +300,64 @@ class OriginHandler(BaseHTTPRequestHandler):
             ("/_player/", LICENSE_PATH + "/")
         )
 
-    def _token_refusal(self, token: str | None, path: str) -> str | None:
-        """None if token lets this request through, else the short refusal reason."""
+    def _check_token(self, token: str | None, path: str) -> tuple[dict[str, str] | None, str]:
+        """(the token's fields, "") if it lets this request through, else (None, reason)."""
         secret = self.server.token_secret
         if token is None:
-            return "missing"
+            return None, "missing"
         assert secret is not None
         try:
-            verify_token(secret, token, path, time.time())
+            return verify_token(secret, token, path, time.time()), ""
         except TokenError as exc:
-            return exc.reason
-        return None
+            return None, exc.reason
+
+    def _send_session_file(self, path: str, fields: dict[str, str], send_body: bool) -> None:
+        """A title file for a token holder. A playback-session token names the renditions
+        it may play (`data`): manifests are filtered to them and other renditions' playlists
+        and segments are refused."""
+        if "data" not in fields:
+            self._send_from(self.server.root, path, send_body)
+            return
+        try:
+            allowed = decode_renditions(fields["data"])
+        except ValueError:
+            self._error(HTTPStatus.FORBIDDEN, "token refused: malformed")
+            return
+        clean = normalise_path(path) or path
+        glob = acl_match(fields["acl"], clean) or "/"
+        rel = clean[len(glob.rstrip("*")) :] if glob.endswith("*") else clean.rsplit("/", 1)[-1]
+        name = rel.rsplit("/", 1)[-1]
+        if name in ("master.m3u8", "manifest.mpd"):
+            self._send_filtered(path, name, allowed, send_body)
+            return
+        rendition = rendition_of(rel)
+        if rendition is not None and rendition not in allowed:
+            self._error(HTTPStatus.FORBIDDEN, "token refused: rendition_not_allowed")
+            return
+        self._send_from(self.server.root, path, send_body)
+
+    def _send_filtered(
+        self, path: str, name: str, allowed: frozenset[str], send_body: bool
+    ) -> None:
+        target = resolve_inside(self.server.root, path)
+        if target is None:
+            self._error(HTTPStatus.FORBIDDEN)
+            return
+        try:
+            raw = target.read_bytes()
+        except OSError:
+            self._error(HTTPStatus.NOT_FOUND)
+            return
+        try:
+            if name.endswith(".mpd"):
+                body = filter_mpd(raw, allowed, source=name)
+            else:
+                body = filter_hls_master(raw.decode("utf-8"), allowed).encode("utf-8")
+        except (ValueError, PipelineError) as exc:  # not UTF-8, not safe XML
+            log.warning("cannot filter %s: %s", target, exc)
+            self._error(HTTPStatus.BAD_GATEWAY, "manifest could not be filtered")
+            return
+        self._send_bytes(body, content_type(target), send_body)
 
     def _send_from(self, base: Path, url_path: str, send_body: bool) -> None:
         target = resolve_inside(base, url_path)

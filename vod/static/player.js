@@ -1,7 +1,10 @@
 // Watch page for `vod serve`, also the page the end-to-end player harness drives.
 // All state comes from the query string so a URL reproduces a playback exactly:
 //   ?title=ID | src=URL, player=shaka|hls.js|dash.js, manifest=hls|dash, autoplay=1,
-//   clearkeys=KIDHEX:KEYHEX,..., licenseUrl=URL, retries=N
+//   clearkeys=KIDHEX:KEYHEX,..., licenseUrl=URL, retries=N,
+//   shaka only: cmcd=REPORT_URL (CMCD v2 event reports), sid=SESSION, cid=CONTENT,
+//   cmcdInterval=S, cmcdHeaders=1 (request-mode CMCD in headers, not query args),
+//   heartbeat=URL, heartbeatEvery=S (POSTed while the page plays; playback sessions)
 // window.vodStatus is what tests read: {currentTime, error, ended, variants, ...}.
 (function () {
   'use strict';
@@ -11,6 +14,9 @@
     'hls.js': '/_player/lib/hls.min.js',
     'dash.js': '/_player/lib/dash.all.min.js',
   };
+  // shaka-player 5.2's minified build loses the CMCD play state (`sta`) to property renaming;
+  // its unminified build reports it, so CMCD sessions use that one.
+  const SHAKA_CMCD_BUILD = '/_player/lib/shaka-player.debug.js';
   const ALIASES = {
     shaka: 'shaka', 'shaka-player': 'shaka', hls: 'hls.js', 'hls.js': 'hls.js', hlsjs: 'hls.js',
     dash: 'dash.js', 'dash.js': 'dash.js', dashjs: 'dash.js',
@@ -98,6 +104,19 @@
       `data=${safeJson(err.data)}`;
   }
 
+  // CMCD (CTA-5004): request mode on every media request, plus v2 event reports
+  // (play states, errors, periodic samples) POSTed to the QoE collector.
+  function cmcdConfig(opts) {
+    const targets = opts.cmcdUrl ? [{
+      mode: 'event', enabled: true, useHeaders: false, url: opts.cmcdUrl, includeKeys: [],
+      events: ['ps', 'e', 't', 'bc'], interval: opts.cmcdInterval, batchSize: 1,
+    }] : [];
+    return {
+      enabled: true, version: 2, useHeaders: opts.cmcdHeaders, sessionId: opts.sid || '',
+      contentId: opts.cid || '', includeKeys: [], eventTargets: targets,
+    };
+  }
+
   async function playShaka(url, opts) {
     shaka.polyfill.installAll();
     if (!shaka.Player.isBrowserSupported()) throw new Error('shaka: browser not supported');
@@ -114,6 +133,7 @@
     if (Object.keys(opts.clearKeys).length) drm.clearKeys = opts.clearKeys;
     if (opts.licenseUrl) drm.servers = { 'org.w3.clearkey': opts.licenseUrl };
     if (Object.keys(drm).length) config.drm = drm;
+    if (opts.cmcdUrl || opts.sid) config.cmcd = cmcdConfig(opts);
     player.configure(config);
     const onError = (err) => {
       if (err.severity === shaka.util.Error.Severity.CRITICAL) fail(shakaErrorText(err));
@@ -226,6 +246,19 @@
     player.initialize(video, url, opts.autoplay);
   }
 
+  // Playback sessions hold a concurrent-stream slot only while they heartbeat.
+  function startHeartbeat(opts) {
+    status.heartbeats = 0;
+    const beat = () => fetch(opts.heartbeatUrl, { method: 'POST' })
+      .then((r) => {
+        if (r.ok) status.heartbeats += 1;
+        else warn(`heartbeat refused: HTTP ${r.status}`);
+      })
+      .catch((e) => warn(`heartbeat failed: ${e.message}`));
+    beat();
+    setInterval(() => { if (!status.ended && !status.error) beat(); }, opts.heartbeatEvery * 1000);
+  }
+
   const PLAYERS = { shaka: playShaka, 'hls.js': playHlsJs, 'dash.js': playDashJs };
 
   // ---- page -----------------------------------------------------------------
@@ -259,6 +292,13 @@
       clearKeys: parseClearKeys(params.get('clearkeys')),
       licenseUrl: params.get('licenseUrl') || params.get('licenseurl') || null,
       retries: retries === null || retries === '' ? null : Math.max(0, parseInt(retries, 10) || 0),
+      cmcdUrl: params.get('cmcd') || null,
+      cmcdInterval: Math.max(1, parseInt(params.get('cmcdInterval') || '10', 10) || 10),
+      cmcdHeaders: params.get('cmcdHeaders') === '1',
+      sid: params.get('sid') || null,
+      cid: params.get('cid') || null,
+      heartbeatUrl: params.get('heartbeat') || null,
+      heartbeatEvery: Math.max(1, parseFloat(params.get('heartbeatEvery') || '20') || 20),
       player,
     };
   }
@@ -292,14 +332,16 @@
     status.manifestUrl = url;
     status.state = 'loading';
     render();
+    const cmcdWanted = player === 'shaka' && (params.get('cmcd') || params.get('sid'));
     try {
-      await loadScript(LIBS[player]);
+      await loadScript(cmcdWanted ? SHAKA_CMCD_BUILD : LIBS[player]);
     } catch (err) {
       showBanner('Player libraries are missing. Run <code>scripts/setup.sh</code> ' +
         '(it installs shaka-player, hls.js and dash.js into web/node_modules).');
       throw new Error(`${player} library missing (${LIBS[player]}): run scripts/setup.sh`);
     }
     const opts = options(player);
+    if (opts.heartbeatUrl) startHeartbeat(opts);
     await PLAYERS[player](url, opts);
     if (status.error) return;
     status.state = 'loaded';

@@ -1,0 +1,162 @@
+"""Playback sessions over HTTP, on the subscriber app: create a session, heartbeat it, release
+it, and the ClearKey licence proxy bound to it. Refusals are JSON `{reason, detail}` with a
+status saying who must act: 403 not entitled, 404 unknown, 409 stream limit, 410 released.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import Receive, Scope, Send
+
+from playback import service
+from playback.service import SESSIONS_PATH, Playback, PlaybackError
+
+ID = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,99}$"
+SID = r"^[A-Za-z0-9_-]{8,64}$"
+SidPath = Annotated[str, Path(pattern=SID)]
+AuthQuery = Annotated[str | None, Query(max_length=2000, description="the session credential")]
+MAX_LICENSE_BODY = 64 * 1024
+BROWSER_PREFIXES = ("/playback/", "/qoe/")
+
+
+class SessionBody(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    customer_id: str = Field(alias="customerId", pattern=ID, max_length=100)
+    device_id: str = Field(alias="deviceId", pattern=ID, max_length=100)
+    title_id: str = Field(alias="titleId", pattern=r"^[A-Za-z0-9][A-Za-z0-9._:~@+-]{0,199}$")
+
+
+class Refusal(BaseModel):
+    reason: str = Field(description="machine-readable, e.g. concurrent_stream_limit")
+    detail: str
+
+
+def _refusals(*codes: int) -> dict[int | str, dict[str, Any]]:
+    what = {400: "malformed request", 403: "not entitled or bad credential", 404: "unknown",
+            409: "concurrent-stream limit reached", 410: "session released",
+            413: "request too large", 503: "playback not configured"}  # fmt: skip
+    return {c: {"model": Refusal, "description": what[c]} for c in (*codes, 503)}
+
+
+class PlayerCORSMiddleware(CORSMiddleware):
+    """CORS for what players call from their own page (sessions, licences, CMCD reports) and
+    nothing else: the operator API stays same-origin."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(BROWSER_PREFIXES):
+            await super().__call__(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+def add_cors(app: Any) -> None:
+    app.add_middleware(
+        PlayerCORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["*"],
+        allow_headers=["*"],
+        max_age=86400,
+    )
+
+
+def _error(e: PlaybackError) -> JSONResponse:
+    return JSONResponse(e.body(), status_code=e.status)
+
+
+async def _run(request: Request, work: Callable[[Playback], Any], status: int = 200) -> Response:
+    pb: Playback | None = request.app.state.playback
+    if pb is None:
+        return JSONResponse(
+            {
+                "reason": "playback_not_configured",
+                "detail": "start the API with a token secret (VOD_TOKEN_SECRET) "
+                "or VOD_PLAYBACK_CONFIG",
+            },
+            status_code=503,
+        )
+    try:
+        result = await run_in_threadpool(work, pb)
+    except PlaybackError as e:
+        return _error(e)
+    return JSONResponse(result, status_code=status)
+
+
+def router() -> APIRouter:
+    r = APIRouter(tags=["playback"])
+
+    @r.post(
+        SESSIONS_PATH,
+        status_code=201,
+        summary="Start a playback session: entitlement, "
+        "stream slot, signed manifest URLs, session-bound licence URL",
+        responses=_refusals(403, 404, 409),
+    )
+    async def create(request: Request, body: SessionBody) -> Response:
+        base = str(request.base_url)
+
+        def work(pb: Playback) -> dict[str, Any]:
+            with request.app.state.sessions() as db:
+                return service.create_session(
+                    pb,
+                    db,
+                    customer=body.customer_id,
+                    device_id=body.device_id,
+                    title_id=body.title_id,
+                    api_base=base,
+                    now=datetime.now(UTC),
+                )
+
+        return await _run(request, work, status=201)
+
+    @r.get(SESSIONS_PATH, summary="A customer's sessions holding a live stream slot",
+           responses=_refusals())  # fmt: skip
+    async def live(
+        request: Request, customer: Annotated[str, Query(pattern=ID, max_length=100)]
+    ) -> Response:
+        def work(pb: Playback) -> list[dict[str, Any]]:
+            ids = pb.slots.live(customer)
+            found = pb.sessions.get_many(ids)
+            return [found[i].model_dump(mode="json") for i in ids if i in found]
+
+        return await _run(request, work)
+
+    @r.post(SESSIONS_PATH + "/{sid}/heartbeat", summary="Keep the session's stream slot",
+            responses=_refusals(403, 404, 409, 410))  # fmt: skip
+    async def beat(request: Request, sid: SidPath, auth: AuthQuery = None) -> Response:
+        return await _run(request, lambda pb: service.heartbeat(pb, sid, auth, time.time()))
+
+    @r.delete(SESSIONS_PATH + "/{sid}", summary="End the session and free its stream slot",
+              responses=_refusals(403, 404, 410))  # fmt: skip
+    async def end(request: Request, sid: SidPath, auth: AuthQuery = None) -> Response:
+        def work(pb: Playback) -> dict[str, Any]:
+            record = service.release(pb, sid, auth, time.time())
+            qoe = request.app.state.qoe
+            if qoe is not None:
+                qoe.session_ended(record)
+            return {"sessionId": sid, "released": True}
+
+        return await _run(request, work)
+
+    @r.post(SESSIONS_PATH + "/{sid}/license", summary="ClearKey licence for this session",
+            responses=_refusals(400, 403, 404, 409, 410, 413))  # fmt: skip
+    async def licence(request: Request, sid: SidPath, auth: AuthQuery = None) -> Response:
+        body = await request.body()
+        if len(body) > MAX_LICENSE_BODY:
+            return JSONResponse(
+                {"reason": "bad_license_request", "detail": "body too large"}, status_code=413
+            )
+        return await _run(
+            request, lambda pb: service.issue_licence(pb, sid, auth, body, time.time())
+        )
+
+    return r

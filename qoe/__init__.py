@@ -1,0 +1,1 @@
+"""QoE assurance: CMCD reports, per-minute KPIs, threshold alarms (TMF642)."""
