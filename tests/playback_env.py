@@ -1,7 +1,8 @@
 """Shared set-up for the playback tests: a real origin gateway (`vod serve --token-secret`), the
 subscriber API with playback and QoE on uvicorn, Redis (a key prefix per environment), and two
-titles: the bundled sample encrypted with ClearKey (cbcs), and `ladder4k`, a hand-written
-manifest pair with renditions from 234p to 2160p (no media) for the tier and device caps.
+kinds of title: the bundled sample encrypted with ClearKey (cbcs), and `ladder4k`/`ladderhd`, a
+hand-written manifest pair with renditions from 234p to 2160p (no media), licensed in UHD and
+in HD, for the tier, rights, device and DRM caps.
 
     from playback_env import PlaybackEnv, encrypted_origin, sqlite_env, start_env  # noqa: F401
 """
@@ -86,10 +87,11 @@ def ladder_presentation() -> Presentation:
     return Presentation(title_id="ladder4k", duration=12.0, segment_seconds=6, tracks=tracks)
 
 
-def write_ladder_title(root: Path) -> dict[str, Any]:
-    """ladder4k's manifests under root, and the summary `vod ingest --json` would print."""
+def write_ladder_title(root: Path, title_id: str = "ladder4k") -> dict[str, Any]:
+    """The ladder's manifests under root/title_id, and the summary `vod ingest --json` would
+    print for them."""
     pres = ladder_presentation()
-    title = root / "ladder4k"
+    title = root / title_id
     title.mkdir(parents=True, exist_ok=True)
     (title / "master.m3u8").write_text(master_playlist(pres))
     (title / "manifest.mpd").write_text(write_mpd(pres))
@@ -105,7 +107,7 @@ def write_ladder_title(root: Path) -> dict[str, Any]:
         for t in pres.tracks
     ]
     return {
-        "title_id": "ladder4k",
+        "title_id": title_id,
         "hls": str(title / "master.m3u8"),
         "dash": str(title / "manifest.mpd"),
         "renditions": renditions,
@@ -113,20 +115,26 @@ def write_ladder_title(root: Path) -> dict[str, Any]:
     }
 
 
-LADDER_RIGHTS = {
-    "title_id": "ladder4k",
-    "name": "4K test ladder",
-    "windows": [
-        {
-            "territory": "GB",
-            "license_type": "SVOD",
-            "tier": "basic",
-            "format_profile": "UHD",
-            "start": "2026-01-01",
-            "end": None,
-        }
-    ],
-}
+def ladder_rights(title_id: str, format_profile: str) -> dict[str, Any]:
+    """A GB SVOD window (any tier: `basic` is included in all three) for one ladder title."""
+    return {
+        "title_id": title_id,
+        "name": f"{format_profile} test ladder",
+        "windows": [
+            {
+                "territory": "GB",
+                "license_type": "SVOD",
+                "tier": "basic",
+                "format_profile": format_profile,
+                "start": "2026-01-01",
+                "end": None,
+            }
+        ],
+    }
+
+
+# ladder4k is licensed in UHD; ladderhd is the same ladder licensed in HD only.
+LADDER_PROFILES = {"ladder4k": "UHD", "ladderhd": "HD"}
 
 
 @pytest.fixture(scope="session")
@@ -142,7 +150,10 @@ def encrypted_origin(tmp_path_factory: pytest.TempPathFactory, sample_mov: Path)
         "root": root,
         "key_store": key_store,
         "keys": keys,
-        "summaries": {"sample": result.summary(), "ladder4k": write_ladder_title(root)},
+        "summaries": {
+            "sample": result.summary(),
+            **{t: write_ladder_title(root, t) for t in LADDER_PROFILES},
+        },
     }
 
 
@@ -239,10 +250,11 @@ def start_env(
         app = create_app(database_url, playback=config, redis=redis)
         with db.session_scope(app.state.engine) as s:
             store.import_windows(s, import_file(SAMPLE_RIGHTS).windows)
-        rights = origin["root"].parent / f"ladder4k-{prefix.strip(':')}.json"
-        rights.write_text(json.dumps(LADDER_RIGHTS))
         with db.session_scope(app.state.engine) as s:
-            store.import_windows(s, import_file(rights).windows)
+            for title, profile in LADDER_PROFILES.items():
+                rights = origin["root"].parent / f"{title}-{prefix.strip(':')}.json"
+                rights.write_text(json.dumps(ladder_rights(title, profile)))
+                store.import_windows(s, import_file(rights).windows)
             for title, summary in origin["summaries"].items():
                 store.record_presentation(s, title, summary, "http://origin.invalid")
         srv, thread, url = _serve(app)

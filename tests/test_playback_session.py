@@ -70,24 +70,25 @@ def sibling(url: str, rel: str) -> str:
 
 # -- the decision reaches the manifests ------------------------------------------------------
 
-CAPS = [  # tier, security level, device class -> tallest rendition of ladder4k (234p..2160p)
-    ("basic", "L1", "tv", 720),  # the tier's cap
-    ("standard", "L1", "tv", 1080),  # the tier's cap
-    ("premium", "L1", "tv", 2160),  # nothing caps a UHD window on a hardware CDM
-    ("premium", "L1", "mobile", 1080),  # the device class
-    ("standard", "ClearKey", "desktop", 540),  # software CDM: the SD key band (576)
-    ("premium", "L3", "tv", 540),  # software Widevine: the same
+CAPS = [  # title, tier, security level, device class -> tallest rendition (of 234p..2160p)
+    ("ladder4k", "basic", "L1", "tv", 720),  # the tier's cap
+    ("ladder4k", "standard", "L1", "tv", 1080),  # the tier's cap
+    ("ladder4k", "premium", "L1", "tv", 2160),  # nothing caps a UHD window on a hardware CDM
+    ("ladderhd", "premium", "L1", "tv", 1080),  # the rights: an HD-only window
+    ("ladder4k", "premium", "L1", "mobile", 1080),  # the device class
+    ("ladder4k", "standard", "ClearKey", "desktop", 540),  # software CDM: SD key band (576)
+    ("ladder4k", "premium", "L3", "tv", 540),  # software Widevine: the same
 ]
 
 
-@pytest.mark.parametrize("tier, level, device_class, top", CAPS)
+@pytest.mark.parametrize("title, tier, level, device_class, top", CAPS)
 def test_session_manifests_carry_only_what_the_subscriber_may_play(
-    env: PlaybackEnv, tier: str, level: str, device_class: str, top: int
+    env: PlaybackEnv, title: str, tier: str, level: str, device_class: str, top: int
 ) -> None:
     customer = env.activate(tier)
     drm = "clearkey" if level == "ClearKey" else "widevine"
     env.register(customer, "dev", level, device_class, drm)
-    resp = env.session(customer, "dev", "ladder4k")
+    resp = env.session(customer, "dev", title)
     assert resp.status_code == 201, resp.text
     s = resp.json()
     expected = [
