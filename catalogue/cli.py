@@ -157,14 +157,12 @@ def serve_cmd(
                         ("VOD_PLAYBACK_REDIS_URL", redis_url)):  # fmt: skip
         if value:
             env[name] = str(value)
-    config = None
+    config = None  # none asked for: create_app says playback is off, and why
     if env.get("VOD_PLAYBACK_CONFIG") or env.get("VOD_TOKEN_SECRET"):
         try:
             config = PlaybackConfig.load(env)
         except ConfigError as e:
             raise click.UsageError(str(e)) from e
-    else:
-        click.echo("playback sessions off: pass --token-secret or --playback-config", err=True)
     app = create_app(_url(ctx), playback=config)
     uvicorn.run(app, host=host, port=port, log_level="info")
 

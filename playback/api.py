@@ -69,10 +69,6 @@ def add_cors(app: Any) -> None:
     )
 
 
-def _error(e: PlaybackError) -> JSONResponse:
-    return JSONResponse(e.body(), status_code=e.status)
-
-
 async def _run(request: Request, work: Callable[[Playback], Any], status: int = 200) -> Response:
     pb: Playback | None = request.app.state.playback
     if pb is None:
@@ -87,7 +83,7 @@ async def _run(request: Request, work: Callable[[Playback], Any], status: int = 
     try:
         result = await run_in_threadpool(work, pb)
     except PlaybackError as e:
-        return _error(e)
+        return JSONResponse(e.body(), status_code=e.status)
     return JSONResponse(result, status_code=status)
 
 

@@ -38,7 +38,17 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/2"
+DEFAULT_REDIS_PREFIX = "vod:"
 DEFAULT_ORIGIN_URL = "http://127.0.0.1:8000"
+
+
+def redis_from_env(env: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """(Redis URL, key prefix) for playback and QoE from the environment, with the defaults."""
+    env = os.environ if env is None else env
+    return (
+        env.get("VOD_PLAYBACK_REDIS_URL") or DEFAULT_REDIS_URL,
+        env.get("VOD_REDIS_PREFIX") or DEFAULT_REDIS_PREFIX,
+    )
 
 
 class ConfigError(ValueError):
@@ -87,7 +97,7 @@ class PlaybackConfig(BaseModel):
     session_lifetime: int = Field(default=4 * 3600, ge=30, le=7 * 24 * 3600)
     heartbeat_ttl: int = Field(default=60, ge=1, le=3600)  # a silent stream frees its slot
     redis_url: str = DEFAULT_REDIS_URL
-    redis_prefix: str = Field(default="vod:", pattern=r"^[A-Za-z0-9:_.-]{1,40}$")
+    redis_prefix: str = Field(default=DEFAULT_REDIS_PREFIX, pattern=r"^[A-Za-z0-9:_.-]{1,40}$")
     key_store: Path | None = None
     public_api_url: str | None = None  # licence/heartbeat URLs; default: the request's base
 
@@ -142,12 +152,11 @@ class PlaybackConfig(BaseModel):
             ],
             # One process may invent its own; several API workers must share one.
             "session_secret": env.get("VOD_SESSION_SECRET") or secrets.token_hex(32),
-            "redis_url": env.get("VOD_PLAYBACK_REDIS_URL", DEFAULT_REDIS_URL),
         }
+        values["redis_url"], values["redis_prefix"] = redis_from_env(env)
         for key, name in (
             ("session_lifetime", "VOD_SESSION_LIFETIME"),
             ("heartbeat_ttl", "VOD_HEARTBEAT_TTL"),
-            ("redis_prefix", "VOD_REDIS_PREFIX"),
             ("key_store", "VOD_KEY_STORE"),
             ("public_api_url", "VOD_PUBLIC_API_URL"),
         ):

@@ -313,7 +313,8 @@ def issue_licence(
         asked = requested_kids(body)
     except ClearKeyRequestError as e:
         raise PlaybackError(400, "bad_license_request", str(e)) from None
-    granted = [k for k in asked if k in record.allowed_kids()]
+    allowed = record.allowed_kids()
+    granted = [k for k in asked if k in allowed]
     if not granted:
         raise PlaybackError(
             403,

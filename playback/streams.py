@@ -16,9 +16,9 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ttl = tonumber(ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - ttl)
-if not redis.call('ZSCORE', KEYS[1], ARGV[3]) then
-  if ARGV[4] == '0' then return -1 end
-  if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+if not redis.call('ZSCORE', KEYS[1], ARGV[3])
+   and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+  return 0
 end
 redis.call('ZADD', KEYS[1], now, ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ttl * 2)
@@ -46,23 +46,16 @@ class StreamSlots:
     def _key(self, customer: str) -> str:
         return f"{self.prefix}streams:{customer}"
 
-    def _run(self, customer: str, session_id: str, limit: int, admit: bool) -> int:
-        args = [self.ttl_ms, limit, session_id, "1" if admit else "0"]
-        return int(self._acquire(keys=[self._key(customer)], args=args))
-
     def acquire(self, customer: str, session_id: str, limit: int) -> int:
         """Take a slot (or renew the one this session holds): how many are live now, or 0
         (falsy) when `limit` were live already."""
-        return max(0, self._run(customer, session_id, limit, admit=True))
+        args = [self.ttl_ms, limit, session_id]
+        return int(self._acquire(keys=[self._key(customer)], args=args))
 
     def heartbeat(self, customer: str, session_id: str, limit: int) -> int:
         """Renew this session's slot; if it lapsed, take a free one again. 0 when the slot
         is gone and the customer is at `limit`."""
         return self.acquire(customer, session_id, limit)
-
-    def renew(self, customer: str, session_id: str) -> bool:
-        """Renew only a slot this session still holds (licence requests); False if it lapsed."""
-        return self._run(customer, session_id, 0, admit=False) > 0
 
     def live(self, customer: str) -> list[str]:
         """Session ids holding a live slot."""

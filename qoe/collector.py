@@ -15,13 +15,14 @@ import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from playback.sessions import PlaybackSession, SessionStore
 from qoe import alarms, impact
-from qoe.kpi import ended, fold, kpis
+from qoe.kpi import Folded, SessionQoe, ended, fold, kpis
 from qoe.windows import QoeWindows
 from subscriber.tables import AlarmRow
 
@@ -82,10 +83,8 @@ class QoeCollector:
                 continue
             dims = self._dims(sid, report, cache)
             at = self._when(report, now_ms)
-            folded = self.windows.apply(
-                sid, alarms.dims_key(*dims), lambda prev, s=sid, r=report, t=at: fold(prev, s, r, t)
-            )
-            touched.update((w, dims) for w, _, _ in folded.contributions)
+            step = partial(fold, sid=sid, report=report, at_ms=at)
+            touched.update((w, dims) for w in self._apply(sid, dims, step))
             accepted += 1
         changes = [c for w, dims in sorted(touched) for c in self.evaluate(w, dims)]
         return {"accepted": accepted, "ignored": ignored, "alarms": changes}
@@ -93,12 +92,15 @@ class QoeCollector:
     def session_ended(self, record: PlaybackSession) -> list[dict[str, Any]]:
         """A released session quits: before its first frame that is an exit before start."""
         dims = (record.title_id, record.device_class, record.cdn)
-        at = int(self.clock() * 1000)
-        folded = self.windows.apply(
-            record.id, alarms.dims_key(*dims), lambda prev: ended(prev, record.id, at)
-        )
-        touched = sorted({w for w, _, _ in folded.contributions})
+        step = partial(ended, sid=record.id, at_ms=int(self.clock() * 1000))
+        touched = sorted(self._apply(record.id, dims, step))
         return [c for w in touched for c in self.evaluate(w, dims)]
+
+    def _apply(self, sid: str, dims: tuple[str, str, str],
+               step: Callable[[SessionQoe | None], Folded]) -> set[int]:  # fmt: skip
+        """Fold one report into the session and its windows; the windows it touched."""
+        folded = self.windows.apply(sid, alarms.dims_key(*dims), step)
+        return {w for w, _, _ in folded.contributions}
 
     # -- KPIs ----------------------------------------------------------------------------
     def series(
@@ -138,10 +140,10 @@ class QoeCollector:
         if not self.windows.latest(key, window):
             return []  # a late report for an older minute never overrides a newer verdict
         values = kpis(self.windows.counters(window, key))
+        open_now = self.windows.open_alarms(key, [th.indicator for th in self.thresholds])
         changes = []
         for th in self.thresholds:
-            is_open = self.windows.open_alarm(key, th.indicator)
-            match alarms.verdict(th, values, is_open):
+            match alarms.verdict(th, values, th.indicator in open_now):
                 case "raise":
                     change = self._raise(th, window, dims, values[th.indicator])
                 case "update":
@@ -163,7 +165,7 @@ class QoeCollector:
         self, th: alarms.Threshold, window: int, dims: tuple[str, str, str], value: float
     ) -> dict[str, Any] | None:
         key = alarms.dims_key(*dims)
-        if not self.windows.open_alarm(key, th.indicator, alarm_id=0):
+        if not self.windows.claim_alarm(key, th.indicator):
             return None  # another worker is raising it
         now = datetime.now(UTC)
         title, device_class, cdn = dims

@@ -18,11 +18,19 @@ SESSION_TTL = 6 * 3600
 WINDOW_TTL = 3 * 24 * 3600
 RETRIES = 20
 
+_LATEST = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
+if current > tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1
+"""
+
 
 class QoeWindows:
     def __init__(self, redis: Any, prefix: str) -> None:
         self.redis = redis
         self.p = f"{prefix}qoe:"
+        self._latest = redis.register_script(_LATEST)
 
     def _session_key(self, sid: str) -> str:
         return f"{self.p}s:{sid}"
@@ -85,27 +93,28 @@ class QoeWindows:
 
     # -- alarm bookkeeping (which aggregates have an open alarm; the DB has the alarm) --------
     def latest(self, dims: str, window: int) -> bool:
-        """Record `window` as evaluated for dims; False if a newer one was already evaluated."""
-        key = f"{self.p}latest:{dims}"
-        current = self.redis.get(key)
-        if current is not None and int(current) > window:
-            return False
-        self.redis.set(key, window, ex=WINDOW_TTL)
-        return True
+        """Record `window` as evaluated for dims; False if a newer one was already evaluated.
+        One script, so two workers never move the mark backwards."""
+        return bool(self._latest(keys=[f"{self.p}latest:{dims}"], args=[window, WINDOW_TTL]))
 
-    def open_alarm(self, dims: str, indicator: str, alarm_id: int | None = None) -> bool:
-        """Claim the open-alarm flag (True if this caller set it) or read it (alarm_id None)."""
-        key = f"{self.p}open:{dims}|{indicator}"
-        if alarm_id is None:
-            return bool(self.redis.exists(key))
-        return bool(self.redis.set(key, alarm_id, nx=True))
+    def _open_key(self, dims: str, indicator: str) -> str:
+        return f"{self.p}open:{dims}|{indicator}"
+
+    def open_alarms(self, dims: str, indicators: list[str]) -> set[str]:
+        """Which of `indicators` have an open (or being raised) alarm for dims: one MGET."""
+        flags = self.redis.mget([self._open_key(dims, i) for i in indicators])
+        return {i for i, flag in zip(indicators, flags, strict=True) if flag is not None}
+
+    def claim_alarm(self, dims: str, indicator: str) -> bool:
+        """Set the open-alarm flag (id 0: being raised); True only for the caller that set it."""
+        return bool(self.redis.set(self._open_key(dims, indicator), 0, nx=True))
 
     def open_alarm_id(self, dims: str, indicator: str) -> int | None:
-        raw = self.redis.get(f"{self.p}open:{dims}|{indicator}")
+        raw = self.redis.get(self._open_key(dims, indicator))
         return int(raw) if raw is not None and int(raw) > 0 else None
 
     def set_open_alarm_id(self, dims: str, indicator: str, alarm_id: int) -> None:
-        self.redis.set(f"{self.p}open:{dims}|{indicator}", alarm_id)
+        self.redis.set(self._open_key(dims, indicator), alarm_id)
 
     def alarm_changed(self, alarm_id: int, signature: str) -> bool:
         """Store what an open alarm last showed; True when `signature` differs from it."""
@@ -115,4 +124,4 @@ class QoeWindows:
 
     def close_alarm(self, dims: str, indicator: str) -> bool:
         """Drop the flag; True for the caller that actually removed it."""
-        return bool(self.redis.delete(f"{self.p}open:{dims}|{indicator}"))
+        return bool(self.redis.delete(self._open_key(dims, indicator)))

@@ -9,7 +9,6 @@ synchronously inside the POST: the response is the order as it ended (completed 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -26,7 +25,7 @@ from catalogue.api import ErrorBody
 from catalogue.api import create_app as create_catalogue_app
 from catalogue.entitlement import DeviceClass, SecurityLevel
 from playback import api as playback_api
-from playback.config import DEFAULT_REDIS_URL, ConfigError, PlaybackConfig
+from playback.config import ConfigError, PlaybackConfig, redis_from_env
 from playback.service import Playback
 from playback.sessions import SessionStore
 from qoe import api as qoe_api
@@ -431,14 +430,12 @@ def _playback_and_qoe(
             config = PlaybackConfig.load()
         except ConfigError as e:
             log.warning("playback sessions disabled: %s", e)
+    url, prefix = (config.redis_url, config.redis_prefix) if config else redis_from_env()
     if redis is None:
         import redis as redis_lib
 
-        url = config.redis_url if config else os.environ.get("VOD_PLAYBACK_REDIS_URL",
-                                                              DEFAULT_REDIS_URL)  # fmt: skip
         redis = redis_lib.Redis.from_url(url)
     pb = Playback.connect(config, redis) if config else None
-    prefix = config.redis_prefix if config else os.environ.get("VOD_REDIS_PREFIX", "vod:")
     sessions = pb.sessions if pb else SessionStore(redis, prefix)
     qoe = QoeCollector(QoeWindows(redis, prefix), sessions, app.state.write_sessions)
     return pb, qoe

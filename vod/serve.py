@@ -327,7 +327,7 @@ class OriginHandler(BaseHTTPRequestHandler):
         glob = acl_match(fields["acl"], clean) or "/"
         rel = clean[len(glob.rstrip("*")) :] if glob.endswith("*") else clean.rsplit("/", 1)[-1]
         name = rel.rsplit("/", 1)[-1]
-        if name in ("master.m3u8", "manifest.mpd"):
+        if name in MANIFEST_NAMES:
             self._send_filtered(path, name, allowed, send_body)
             return
         rendition = rendition_of(rel)
