@@ -13,6 +13,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
+COPY core ./core
 COPY pipeline ./pipeline
 COPY drm ./drm
 COPY workers ./workers
@@ -22,6 +23,7 @@ COPY catalogue ./catalogue
 COPY subscriber ./subscriber
 COPY playback ./playback
 COPY qoe ./qoe
+COPY api ./api
 # celery[redis]: the plain `celery redis` pair misses a dependency and the worker dies.
 RUN pip install . "celery[redis]>=5.3"
 

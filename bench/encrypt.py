@@ -80,8 +80,8 @@ def work_raw_ctr(src: Path) -> dict[str, float]:
 
 
 def work_ours(src: Path, out: Path, scheme: str) -> dict[str, float]:
-    from drm.encrypt import TrackEncryptor
-    from pipeline.package import package_track
+    from drm.encryption.sample import TrackEncryptor
+    from pipeline.package.packager import package_track
 
     t = time.perf_counter()
     if scheme == "clear":

@@ -33,7 +33,7 @@ MOVFLAGS = "+frag_keyframe+empty_moov+default_base_moof"
 OURS = """
 import sys, time
 from pathlib import Path
-from pipeline.package import package_track
+from pipeline.package.packager import package_track
 t0 = time.perf_counter()
 track = package_track(Path(sys.argv[1]), Path(sys.argv[2]), "v", segment_seconds=6)
 print(time.perf_counter() - t0, len(track.segments))
@@ -109,7 +109,7 @@ def profile(src: Path, out: Path, top: int = 25) -> None:
     import pstats
 
     sys.path.insert(0, str(ROOT))
-    from pipeline.package import package_track
+    from pipeline.package.packager import package_track
 
     prof = cProfile.Profile()
     prof.enable()

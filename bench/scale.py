@@ -3,10 +3,10 @@
     python bench/scale.py [--source PATH] [--duration 24] [--size 1280x720]
                           [--device-class web] [--chunk-seconds 6] [--repeat 1]
 
-Each worker is a real `python -m workers.cli worker` process with one pool process (a
+Each worker is a real `python -m vod.commands.workers worker` process with one pool process (a
 "machine slot"); FFmpeg inside it uses every core it can get, as in production. Workers are
 started and ready before the clock starts: the figure is submit -> job done (probe, plan,
-encodes, package + validate, publish, catalogue, finalize). The in-process `pipeline.ingest`
+encodes, package + validate, publish, catalogue, finalize). The in-process `pipeline.workflow.title`
 (one FFmpeg decode for all rungs) is timed too, as the baseline. Uses the Redis on
 127.0.0.1:6379 when it answers, else starts a private redis-server. Prints a table and one
 JSON line with the ratios.
@@ -90,7 +90,7 @@ class Workers:
             argv = [
                 sys.executable,
                 "-m",
-                "workers.cli",
+                "vod.commands.workers",
                 "worker",
                 "--concurrency",
                 "1",
@@ -138,8 +138,8 @@ def run_job(
     source: Path, origin: Path, classes: list[str], chunk_seconds: float | None
 ) -> tuple[float, dict[str, float]]:
     """Submit one job and wait for it: wall seconds from submit to done, seconds per stage."""
+    from vod.commands.workers import make_spec
     from workers.canvas import submit
-    from workers.cli import make_spec
     from workers.jobs import get_job
 
     spec = make_spec(
@@ -168,7 +168,7 @@ def run_job(
 
 
 def in_process(source: Path, origin: Path, classes: list[str]) -> float:
-    from pipeline.ingest import ingest
+    from pipeline.workflow.title import ingest
 
     start = time.perf_counter()
     ingest(source, f"b-{uuid.uuid4().hex[:8]}", origin, device_classes=classes)

@@ -43,9 +43,9 @@ from loopback import http_phase, over_http, start_server  # noqa: E402
 
 from catalogue import db, store  # noqa: E402
 from catalogue.importer import import_file  # noqa: E402
-from drm.clearkey import license_request  # noqa: E402
 from drm.keys import kid_uuid  # noqa: E402
 from drm.keystore import LocalKeyStore  # noqa: E402
+from drm.signalling.clearkey import license_request  # noqa: E402
 
 ORDERS = "/tmf-api/productOrderingManagement/v4/productOrder"
 DEVICES = "/tmf-api/subscriber/v1/device"
@@ -152,7 +152,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "VOD_ORIGIN_URL": "https://cdn.example",
                 "VOD_HEARTBEAT_TTL": "600",
             }
-            proc, base = start_server("subscriber.api:create_app", env, args.server_workers)
+            proc, base = start_server("api.subscriber:create_app", env, args.server_workers)
             n = args.requests
             customers = [f"bench-c{i:05d}" for i in range((n + 3) // 4 + 2)]
             result["activation_s"] = activate(base, customers, args.concurrency)

@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline.ffmpeg_cmd import build_rung_command, build_transcode_command  # noqa: E402
-from pipeline.media import MediaInfo  # noqa: E402
-from pipeline.plan_model import AudioRendition, Plan, VideoRung  # noqa: E402
-from pipeline.transcode import run_ffmpeg  # noqa: E402
+from pipeline.encode.ffmpeg_cmd import build_rung_command, build_transcode_command  # noqa: E402
+from pipeline.encode.transcode import run_ffmpeg  # noqa: E402
+from pipeline.media.info import MediaInfo  # noqa: E402
+from pipeline.media.plan import AudioRendition, Plan, VideoRung  # noqa: E402
 
 # Apple's H.264 16:9 ladder up to 1080p (one rung per size), kbps.
 APPLE_LADDER = [
@@ -51,7 +51,7 @@ def generate_source(path: Path, seconds: float = 10.0) -> Path:
 
 def probe_source(source: Path) -> MediaInfo | None:
     try:
-        from pipeline.probe import probe
+        from pipeline.analysis.probe import probe
     except ImportError:
         return None
     return probe(source)
@@ -61,11 +61,11 @@ def make_plan(source: Path, media: MediaInfo | None, device_class: str) -> tuple
     """The project's planner when it exists, else the Apple ladder by hand."""
     if media is not None:
         try:
-            from pipeline.plan import plan
+            from pipeline.planning.planner import plan
         except ImportError:
             pass
         else:
-            return plan(media, [device_class]), "pipeline.plan"
+            return plan(media, [device_class]), "pipeline.planning.planner"
     duration = media.duration if media else 10.0
     video_index = media.video[0].index if media and media.video else 0
     audio_index = media.audio[0].index if media and media.audio else 1

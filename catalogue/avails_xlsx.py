@@ -33,7 +33,7 @@ from openpyxl.utils import get_column_letter
 
 from catalogue.avails_xml import Draft, RawTerm, RawTransaction, build_transaction, resolve_drafts
 from catalogue.model import ImportResult, RowError
-from pipeline.errors import PipelineError
+from core.errors import PipelineError
 
 MAX_INFLATED_BYTES = 256 * 1024 * 1024  # all parts together, decompressed
 HEADER_SEARCH_ROWS = 20

@@ -50,8 +50,8 @@ from catalogue.territories import (
     normalise_language_tag,
     normalise_territory,
 )
-from pipeline.errors import PipelineError
-from pipeline.xml_safety import parse_xml
+from core.errors import PipelineError
+from core.xml_safety import parse_xml
 
 AVAILS_NAMESPACE_PREFIX = "http://www.movielabs.com/schema/avails/v2"
 MAX_XML_BYTES = 64 * 1024 * 1024  # large studio extracts run to tens of MB

@@ -16,8 +16,8 @@ from catalogue.avails_xlsx import parse_avails_xlsx
 from catalogue.avails_xml import MAX_XML_BYTES, avails_from_root
 from catalogue.model import ImportResult
 from catalogue.sidecar import parse_sidecar
-from pipeline.errors import PipelineError
-from pipeline.xml_safety import parse_xml
+from core.errors import PipelineError
+from core.xml_safety import parse_xml
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 _ZIP = b"PK\x03\x04"

@@ -66,7 +66,7 @@ from catalogue.territories import (
     normalise_language_tag,
     normalise_territory,
 )
-from pipeline.errors import PipelineError
+from core.errors import PipelineError
 
 
 def _territory(code: str) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from pipeline.errors import PipelineError
+from core.errors import PipelineError
 
 __all__ = [
     "LABELS",

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 from lxml import etree
 
-from pipeline.xml_safety import parse_xml
+from core.xml_safety import parse_xml
 
 MANIFEST_NAMES = frozenset({"master.m3u8", "manifest.mpd"})
 SCHEME_SETS = frozenset({"cenc", "cbcs"})  # `--scheme both` writes one folder per set

@@ -1,7 +1,7 @@
 """Playback sessions: entitlement decision -> stream slot -> signed CDN URLs -> session-bound
 licence, heartbeat and CMCD URLs; and the licence proxy that honours only live, entitled sessions.
 
-The HTTP layer (playback.api) validates input and maps `PlaybackError` to a status; this module
+The HTTP layer (api.playback) validates input and maps `PlaybackError` to a status; this module
 does the work, with the clock passed in.
 """
 
@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from catalogue import store
 from catalogue.entitlement import Decision, Device, EntitlementRequest, decide
-from drm.clearkey import ClearKeyRequestError, license_response, requested_kids
 from drm.keystore import LocalKeyStore
+from drm.signalling.clearkey import ClearKeyRequestError, license_response, requested_kids
 from playback.config import CdnOrigin, PlaybackConfig
 from playback.manifest_filter import encode_renditions
 from playback.sessions import PlaybackSession, SessionStore

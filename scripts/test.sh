@@ -10,11 +10,12 @@ cd "$REPO"
 started=$SECONDS
 
 summary() { # passed failed skipped detail
-  echo "CI: ruff $ruff_state; $4; $((SECONDS - started))s"
+  echo "CI: ruff $ruff_state; layers $layers_state; $4; $((SECONDS - started))s"
   echo "CI: $1 passed, $2 failed, $3 skipped"
 }
 
 ruff_state="not run"
+layers_state="not run"
 if ! bash scripts/setup.sh </dev/null; then
   summary 0 1 0 "setup failed"
   exit 1
@@ -22,8 +23,10 @@ fi
 
 echo "[test] ruff check ."
 if .venv/bin/ruff check . </dev/null; then ruff_state=ok; else ruff_state=FAILED; fi
+echo "[test] lint-imports (layer contracts in pyproject.toml)"
+if .venv/bin/lint-imports --no-cache </dev/null; then layers_state=ok; else layers_state=FAILED; fi
 
-pytest_args=(-q --timeout=600)
+pytest_args=(-q --timeout=600 --durations=25)
 # No cache dir in CI: the clone is fresh anyway and must stay unchanged.
 [ -n "${CI:-}" ] && pytest_args+=(-p no:cacheprovider)
 log="$(mktemp)"
@@ -56,6 +59,7 @@ esac
 status=0
 [ "$rc" -ne 0 ] && status=1
 [ "$ruff_state" = ok ] || status=1
+[ "$layers_state" = ok ] || status=1
 # A failing run never reports "0 failed".
 [ "$status" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
 summary "$passed" "$failed" "$skipped" "$detail"

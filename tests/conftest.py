@@ -4,23 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pipeline.plan_model import VideoRung
+from tests.support.common import ROOT, MediaFactory, run_vod
 
-ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `fixtures` is a repo folder, not an installed package
     sys.path.insert(0, str(ROOT))
 
 from fixtures.generate import generate  # noqa: E402
-
-MediaFactory = Callable[..., Path]
 
 
 @pytest.fixture(scope="session")
@@ -64,19 +59,6 @@ def sample_mov() -> Path:
     return ROOT / "fixtures" / "sample.mov"
 
 
-VOD = [sys.executable, "-m", "vod.cli"]
-
-
-def run_vod(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 900
-) -> subprocess.CompletedProcess[str]:
-    """Run the real `vod` command line in a subprocess, as a user would (`env`: the whole
-    environment of the process, as subprocess takes it)."""
-    return subprocess.run(
-        [*VOD, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env
-    )
-
-
 @pytest.fixture(scope="session")
 def sample_title(tmp_path_factory: pytest.TempPathFactory, sample_mov: Path) -> dict[str, Any]:
     """The README job: the bundled sample through the real CLI (web ladder, subtitles)."""
@@ -97,17 +79,3 @@ def sample_title(tmp_path_factory: pytest.TempPathFactory, sample_mov: Path) -> 
     )
     assert proc.returncode == 0, proc.stderr
     return {"origin": origin, "summary": json.loads(proc.stdout), "dir": origin / "sample"}
-
-
-def video_rung(name: str, w: int, h: int, kbps: int, **kw: Any) -> VideoRung:
-    """A video rung with the ladder's rate control (maxrate 1.1x, buffer 2x); 30 fps by default."""
-    kw.setdefault("frame_rate", "30/1")
-    return VideoRung(
-        name=name,
-        width=w,
-        height=h,
-        bitrate_kbps=kbps,
-        maxrate_kbps=kbps * 11 // 10,
-        bufsize_kbps=kbps * 2,
-        **kw,
-    )

@@ -11,7 +11,7 @@ from typing import Any
 import click
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from pipeline.errors import PipelineError
+from core.errors import PipelineError
 from vod.errors import EXIT_ERROR, err, friendly_errors
 
 device_class_option = click.option(
@@ -36,7 +36,7 @@ def main(verbose: bool) -> None:
 @friendly_errors
 def probe_cmd(source: Path, as_json: bool) -> None:
     """Describe a source: container, duration and every stream."""
-    from pipeline.probe import probe
+    from pipeline.analysis.probe import probe
 
     info = probe(source)
     if as_json:
@@ -73,8 +73,8 @@ def ladder_group() -> None:
 @friendly_errors
 def ladder_plan_cmd(source: Path, device_classes: str, as_json: bool) -> None:
     """Show the encoding plan for SOURCE."""
-    from pipeline.plan import format_plan, plan
-    from pipeline.probe import probe
+    from pipeline.analysis.probe import probe
+    from pipeline.planning.planner import format_plan, plan
 
     p = plan(probe(source), _classes(device_classes))
     click.echo(p.model_dump_json(indent=2) if as_json else format_plan(p))
@@ -83,7 +83,7 @@ def ladder_plan_cmd(source: Path, device_classes: str, as_json: bool) -> None:
 @ladder_group.command("list")
 def ladder_list_cmd() -> None:
     """List the device classes with a ladder."""
-    from pipeline.ladder import available_classes
+    from pipeline.planning.ladder import available_classes
 
     for name in available_classes():
         click.echo(name)
@@ -181,9 +181,9 @@ def ingest_cmd(
     as_json: bool,
 ) -> None:
     """Probe, plan, transcode, package, write manifests, validate and publish SOURCE."""
-    from pipeline.ingest import ingest
-    from pipeline.s3 import is_s3_url
-    from pipeline.subtitles import parse_subtitle_arg
+    from pipeline.encode.subtitles import parse_subtitle_arg
+    from pipeline.storage.s3 import is_s3_url
+    from pipeline.workflow.title import ingest
 
     subs = [parse_subtitle_arg(s) for s in subtitles]
     protection = None
@@ -242,7 +242,7 @@ def ingest_cmd(
 @friendly_errors
 def validate_cmd(target: str, as_json: bool, no_decode: bool) -> None:
     """Check a title (directory, manifest path or URL) against the authoring rules."""
-    from pipeline.validate import validate
+    from pipeline.validate.title import validate
 
     report = validate(target, decode=not no_decode)
     if as_json:
@@ -273,7 +273,7 @@ def serve_cmd(
     root: Path, host: str, port: int, key_store: Path | None, token_secret: str | None
 ) -> None:
     """Serve an origin directory over HTTP (CORS on) with a player page."""
-    from vod.serve import serve
+    from playback.origin.server import serve
 
     serve(root, host, port, key_store=key_store, token_secret=token_secret or None)
 
@@ -288,7 +288,7 @@ def pssh_group() -> None:
 @friendly_errors
 def pssh_decode_cmd(value: str) -> None:
     """Decode a PSSH (base64, hex, data: URI, PlayReady object, or a file such as init.mp4)."""
-    from drm.pssh import pssh_decode_command
+    from drm.signalling.pssh import pssh_decode_command
 
     click.echo(pssh_decode_command(value))
 
@@ -303,15 +303,15 @@ def _protection(
     license_url: str | None,
 ) -> Any:
     """Where keys come from: --key flags, else a key server, else the local key store."""
+    from drm.encryption.protect import Protection, parse_systems
     from drm.keystore import default_store_path
-    from drm.protect import Protection, parse_systems
 
     if raw_keys:
         from drm.keys import StaticKeyProvider
 
         provider: Any = StaticKeyProvider.from_args(raw_keys)
     elif key_server:
-        from drm.speke import SpekeClient
+        from drm.keyexchange.speke import SpekeClient
 
         kinds = ["cenc", "cbcs"] if scheme == "both" else [scheme]
         provider = SpekeClient(
@@ -333,7 +333,7 @@ def _record(summary: dict[str, Any], database_url: str, base_url: str) -> str:
     """The catalogue stage; its failure is reported but the published title stays."""
     import time
 
-    from catalogue.stage import record_title
+    from catalogue.record import record_title
 
     start = time.perf_counter()
     try:
@@ -383,11 +383,11 @@ class _stage_progress:
 
 def _attach_subcommands() -> None:
     """Command groups that live beside the part they drive."""
-    from catalogue.cli import catalogue
-    from drm.cli import keys_group, keyserver_cmd
-    from playback.cli import device, play, qoe
-    from subscriber.cli import activate, orders
-    from workers.cli import attach
+    from vod.commands.catalogue import catalogue
+    from vod.commands.drm import keys_group, keyserver_cmd
+    from vod.commands.playback import device, play, qoe
+    from vod.commands.subscriber import activate, orders
+    from vod.commands.workers import attach
 
     main.add_command(keys_group)
     main.add_command(keyserver_cmd)

@@ -1,4 +1,4 @@
-"""How every `vod` subcommand reports a PipelineError: one line naming the file and cause."""
+"""How every `vod` subcommand reports a VodError: one line naming the file and cause."""
 
 from __future__ import annotations
 
@@ -10,20 +10,20 @@ from typing import Any
 import click
 from rich.console import Console
 
-from pipeline.errors import PipelineError
+from core.errors import VodError
 
 err = Console(stderr=True, highlight=False)
 EXIT_ERROR = 1
 
 
 def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """PipelineError -> one line on stderr naming the file and the cause, non-zero exit."""
+    """VodError -> one line on stderr naming the file and the cause, non-zero exit."""
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except PipelineError as e:
+        except VodError as e:
             err.print(f"[red]error:[/red] {e.one_line()}", markup=True, soft_wrap=True)
             if e.detail and click.get_current_context().find_root().params.get("verbose"):
                 err.print(e.detail, markup=False)

@@ -33,8 +33,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pipeline.errors import PipelineError
-from pipeline.s3 import check_key, reason, s3_url, transfer_config
+from core.errors import PipelineError
+from pipeline.storage.s3 import check_key, reason, s3_url, transfer_config
 from workers.jobs import DrmOptions, JobSpec, Subtitle, job_id_for
 
 ARCHIVE, QUARANTINE, CLAIMS = "archive", "quarantine", "claims"
@@ -323,7 +323,7 @@ def build_spec(
 ) -> JobSpec:
     """The job for this source version; its id is stable for the (bucket, key, ETag) and the
     options, so a second submit of the same thing is recognised."""
-    from pipeline.publish import check_title_id
+    from pipeline.storage.local import check_title_id
 
     side = sidecar or IngestSidecar()
     title_id = side.title_id or default_title_id(cand.key)
@@ -331,7 +331,7 @@ def build_spec(
         check_title_id(title_id)
     except PipelineError as exc:
         raise IngestError(where, exc.cause) from None
-    from pipeline.subtitles import is_language_tag
+    from pipeline.encode.subtitles import is_language_tag
 
     subtitles = []
     for sub in side.subtitles:

@@ -39,14 +39,14 @@ class DrmOptions(BaseModel):
     license_url: str | None = None
 
     def protection(self) -> Any:
-        """The `drm.protect.Protection` these options describe, built where keys may live: in
-        the worker. A key server's bearer token comes from $VOD_KEY_SERVER_TOKEN."""
-        from drm.protect import Protection, parse_systems
+        """The `drm.encryption.protect.Protection` these options describe, built where keys
+        may live: in the worker. A key server's bearer token comes from $VOD_KEY_SERVER_TOKEN."""
+        from drm.encryption.protect import Protection, parse_systems
 
         systems = parse_systems(self.systems)
         provider: Any
         if self.key_server:
-            from drm.speke import SpekeClient
+            from drm.keyexchange.speke import SpekeClient
 
             provider = SpekeClient(
                 self.key_server,
@@ -79,15 +79,17 @@ class JobSpec(BaseModel):
     drm: DrmOptions | None = None
     subtitles: list[Subtitle] = Field(default_factory=list)
     segment_seconds: float = 6.0
-    chunk_seconds: float | None = None  # split encodes into chunks (when pipeline.chunks exists)
+    chunk_seconds: float | None = (
+        None  # split encodes into chunks (when pipeline.encode.chunks exists)
+    )
     preset: str = "veryfast"  # x264/x265 preset: speed against bits
 
     @field_validator("title_id")
     @classmethod
     def _safe_title(cls, value: str) -> str:
         """Refused at submit rather than after hours of encoding, at publish."""
-        from pipeline.errors import PipelineError
-        from pipeline.publish import check_title_id
+        from core.errors import PipelineError
+        from pipeline.storage.local import check_title_id
 
         try:
             return check_title_id(value)

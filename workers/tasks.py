@@ -23,15 +23,13 @@ from typing import Any
 import redis
 from celery import Task, chord, group
 
-from pipeline.assemble import assemble_title
-from pipeline.encode_parts import encode_part, gather_outputs, plan_parts
-from pipeline.errors import PipelineError
-from pipeline.ingest import load_texts
-from pipeline.media import MediaInfo
-from pipeline.plan import plan as make_plan
-from pipeline.plan_model import Plan
-from pipeline.probe import probe
-from pipeline.transfer import (
+from core.errors import PipelineError
+from pipeline.analysis.probe import probe
+from pipeline.encode.parts import encode_part, gather_outputs, plan_parts
+from pipeline.media.info import MediaInfo
+from pipeline.media.plan import Plan
+from pipeline.planning.planner import plan as make_plan
+from pipeline.storage.transfer import (
     deliver_title,
     drop_shared,
     fetch_source,
@@ -39,6 +37,8 @@ from pipeline.transfer import (
     share_files,
     work_location,
 )
+from pipeline.workflow.assemble import assemble_title
+from pipeline.workflow.title import load_texts
 from workers import idempotency as idem
 from workers.app import app
 from workers.jobs import (
@@ -83,9 +83,10 @@ class TransientError(Exception):
 def is_transient(exc: BaseException) -> bool:
     """True for faults that a later attempt can get past; never for bad input.
 
-    A PipelineError is bad input unless it only wraps a transient fault: `pipeline.s3` turns an
-    S3 5xx or a dropped connection into a PipelineError naming the object (the fault is kept as
-    its cause or context), and `drm.speke.KeyServerError` has no status or a 5xx when the key
+    A PipelineError is bad input unless it only wraps a transient fault: `pipeline.storage.s3` turns
+    an S3 5xx or a dropped connection into a PipelineError naming the object (the fault is kept as
+    its cause or context), and `drm.keyexchange.speke.KeyServerError` has no status or a 5xx when
+    the key
     server is down rather than refusing.
     """
     if isinstance(exc, PipelineError):

@@ -41,8 +41,8 @@ from typing import Any
 
 import click
 
-from pipeline.errors import PipelineError
-from pipeline.s3 import parse_s3_url, s3_client, s3_url
+from core.errors import PipelineError
+from pipeline.storage.s3 import parse_s3_url, s3_client, s3_url
 from workers import ingest_bucket as ib
 from workers.jobs import STAGES, JobInfo, JobSpec, client, get_job
 

@@ -1,0 +1,181 @@
+"""The one settings object: every `VOD_*` environment variable is declared here, once.
+
+Workers, `vod submit`, `vod watch` and the API must agree on these, so they all read them from
+`settings()`. One Redis URL and one database URL: the Celery result backend, the job-state
+store and the playback store are derived from `VOD_REDIS_URL` (databases +0/+1/+2 of the same
+server) unless their own variable overrides them. Secrets are `SecretStr` (never in a repr or
+a log) and come from the environment or a file, never from argv.
+
+`settings()` reads the environment each call (cheap), so tests can change it; pass a mapping
+to read another environment (a worker's, in tests).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from core.errors import ConfigError
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_DATABASE_URL = "sqlite:///./catalogue.db"
+DEFAULT_ORIGIN_URL = "http://127.0.0.1:8000"
+
+
+def redis_db(url: str, offset: int) -> str:
+    """The same Redis server as `url`, database number + offset (redis://h:p/0 -> /offset)."""
+    parts = urlsplit(url)
+    path = parts.path.strip("/")
+    base = int(path) if path.isdigit() else 0
+    return urlunsplit(parts._replace(path=f"/{base + offset}"))
+
+
+class Settings(BaseSettings):
+    """Every VOD_* variable with its default (the README lists them from here)."""
+
+    model_config = SettingsConfigDict(env_prefix="VOD_", extra="ignore", frozen=True)
+
+    # -- shared services ------------------------------------------------------------------
+    redis_url: str = Field(DEFAULT_REDIS_URL, description="Redis for Celery, job state, playback")
+    broker_url: str | None = Field(None, description="Celery broker (default: VOD_REDIS_URL)")
+    result_backend: str | None = Field(
+        None, description="Celery results (default: VOD_REDIS_URL, database +1)"
+    )
+    state_url: str | None = Field(None, description="Job records (default: the broker)")
+    playback_redis_url: str | None = Field(
+        None, description="Sessions, stream slots, QoE (default: VOD_REDIS_URL, database +2)"
+    )
+    redis_prefix: str = Field("vod:", description="Key prefix for playback and QoE in Redis")
+    database_url: str | None = Field(
+        None, description="Catalogue and subscriber database (SQLAlchemy URL); unset: SQLite "
+        "./catalogue.db for commands that need one, no catalogue recording for workers"
+    )  # fmt: skip
+    s3_endpoint_url: str | None = Field(
+        None, description="S3 endpoint (else AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL / AWS)"
+    )
+
+    # -- pipeline and workers ---------------------------------------------------------------
+    origin: str | None = Field(None, description="Where `vod watch` publishes titles")
+    work_dir: Path = Field(
+        Path(tempfile.gettempdir()) / "vod-work", description="Workers' local job folders"
+    )
+    work_url: str | None = Field(
+        None, description="Shared S3 work area for encoded parts; `none` keeps them local "
+        "(default: s3://<origin bucket>/work when the origin is on S3)"
+    )  # fmt: skip
+    keep_work: bool = Field(False, description="Keep a finished job's work folder")
+    catalogue_dir: Path | None = Field(
+        None, description="Where workers write catalogue entries without a database"
+    )
+    public_base_url: str = Field("", description="Public URL prefix of the origin for entries")
+    queue_prefix: str = Field("", description="Prefix of the encode/io queue names")
+    soft_time_limit: float = Field(3600, gt=0, description="Seconds before a task is asked to stop")
+    time_limit: float | None = Field(None, description="Hard task limit (default: soft + 300)")
+    visibility_timeout: float | None = Field(
+        None, description="Broker redelivery of unacknowledged tasks (default: hard + 300)"
+    )
+    max_retries: int = Field(5, ge=0, description="Retries of a task after a transient error")
+    key_store: Path | None = Field(
+        None, description="Local content-key store (default ~/.local/share/vod-pipeline/)"
+    )
+    key_server_token: SecretStr | None = Field(None, description="Bearer token for CPIX/SPEKE")
+
+    # -- subscriber API and playback -----------------------------------------------------------
+    playback_config: Path | None = Field(None, description="playback.yaml (CDN origins)")
+    token_secret: SecretStr | None = Field(None, description="CDN token secret (gateway + API)")
+    session_secret: SecretStr | None = Field(
+        None, description="Signs session credentials; share it across API workers"
+    )
+    origin_url: str = Field(DEFAULT_ORIGIN_URL, description="Origin/CDN base URL for sessions")
+    public_api_url: str | None = Field(None, description="Public API URL for licence links")
+    session_lifetime: int | None = Field(None, description="Playback session seconds (4 h)")
+    heartbeat_ttl: int | None = Field(None, description="Seconds a silent stream keeps its slot")
+    api_url: str = Field("http://127.0.0.1:8081", description="API the CLI talks to")
+    faults: str = Field("", description="Simulated subsystem outages (tests, demos)")
+    player_libs: Path | None = Field(None, description="npm players for the watch page")
+
+    @field_validator("broker_url", "result_backend", "state_url", "playback_redis_url",
+                     "database_url", "s3_endpoint_url", "origin", "work_url", "public_api_url",
+                     mode="before")  # fmt: skip
+    @classmethod
+    def _blank_is_unset(cls, v: Any) -> Any:
+        return None if isinstance(v, str) and not v.strip() else v
+
+    # -- derived ----------------------------------------------------------------------------
+    @property
+    def broker(self) -> str:
+        return self.broker_url or self.redis_url
+
+    @property
+    def results(self) -> str:
+        return self.result_backend or redis_db(self.redis_url, 1)
+
+    @property
+    def job_state(self) -> str:
+        return self.state_url or self.broker
+
+    @property
+    def playback_redis(self) -> str:
+        return self.playback_redis_url or redis_db(self.redis_url, 2)
+
+    @property
+    def database(self) -> str:
+        return self.database_url or DEFAULT_DATABASE_URL
+
+    @property
+    def hard_time_limit(self) -> float:
+        return max(self.time_limit or self.soft_time_limit + 300, self.soft_time_limit + 1)
+
+    @property
+    def redelivery_timeout(self) -> float:
+        return self.visibility_timeout or self.hard_time_limit + 300
+
+
+class _MappingSettings(Settings):
+    """The same fields read from an explicit mapping (no process environment, no files)."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        **_: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:  # fmt: skip
+        return (init_settings,)
+
+
+def settings(env: Mapping[str, str] | None = None) -> Settings:
+    """The settings for this process (or for the environment `env`), validated."""
+    try:
+        if env is None:
+            return Settings()
+        prefix = "VOD_"
+        values = {
+            k[len(prefix) :].lower(): v
+            for k, v in env.items()
+            if k.startswith(prefix) and k[len(prefix) :].lower() in Settings.model_fields
+        }
+        return _MappingSettings(**values)
+    except ValidationError as e:
+        first = e.errors()[0]
+        name = "VOD_" + str(first["loc"][0]).upper() if first.get("loc") else "VOD_*"
+        raise ConfigError(name, f"{first['msg']} (got {first.get('input')!r})") from None
+
+
+def environ_documented() -> list[tuple[str, str, str]]:
+    """(variable, default, description) for every setting, for the README table."""
+    rows = []
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        shown = "" if default in (None, "") else str(default)
+        if name == "work_dir":
+            shown = "$TMPDIR/vod-work"
+        rows.append((f"VOD_{name.upper()}", shown, field.description or ""))
+    return rows
+
+
+__all__ = ["Settings", "settings", "redis_db", "environ_documented"]

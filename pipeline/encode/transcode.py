@@ -1,0 +1,117 @@
+"""The transcode stage: run the one-decode FFmpeg command for a plan and check what it wrote.
+
+Command lines come from `ffmpeg_cmd`; this module only runs them. FFmpeg's stdout carries the
+`-progress` stream, its stderr (read on a thread so neither pipe can fill up and block) is kept
+as a short tail for the error message.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from collections import deque
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO
+
+from core.errors import TranscodeError
+from pipeline.encode.ffmpeg_cmd import build_transcode_command
+from pipeline.encode.progress import ProgressCallback, ProgressTracker
+from pipeline.media.info import MediaInfo
+from pipeline.media.plan import Plan
+
+STDERR_TAIL_LINES = 50
+# Trailers FFmpeg prints after the real cause; never the most useful line.
+_GENERIC_LINES = ("conversion failed!", "exiting normally")
+
+
+def transcode(
+    plan: Plan,
+    out_dir: Path,
+    *,
+    progress: ProgressCallback | None = None,
+    preset: str = "veryfast",
+    media: MediaInfo | None = None,
+) -> dict[str, Path]:
+    """Encode every rendition of `plan` into out_dir/<name>.mp4; returns name -> path.
+
+    `media` (the probe result) lets the command skip filters the source does not need and
+    deinterlace interlaced sources; without it the output is still correct.
+    Raises TranscodeError naming the source when FFmpeg fails or an output is missing.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    argv, outputs = build_transcode_command(plan, out_dir, media=media, preset=preset)
+    try:
+        run_ffmpeg(argv, source=plan.source, duration=plan.duration, progress=progress)
+    except BaseException:
+        _remove(outputs.values())  # half-written files must not reach the packager
+        raise
+    for name, path in outputs.items():
+        if not path.is_file() or path.stat().st_size == 0:
+            raise TranscodeError(plan.source, f"ffmpeg wrote no output for {name} ({path})")
+    return outputs
+
+
+def run_ffmpeg(
+    argv: list[str],
+    *,
+    source: str,
+    duration: float,
+    progress: ProgressCallback | None = None,
+) -> None:
+    """Run FFmpeg to completion, reporting progress; kill it if we are interrupted."""
+    tracker = ProgressTracker(duration, progress)
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+        )
+    except OSError as exc:
+        raise TranscodeError(source, f"cannot run {argv[0]}: {exc}") from exc
+    tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
+    reader = threading.Thread(target=_drain, args=(proc.stderr, tail), daemon=True)
+    reader.start()
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            tracker.feed(line)
+        code = proc.wait()
+    except BaseException:  # KeyboardInterrupt included: never leave FFmpeg running
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        reader.join(timeout=5)
+    if code != 0:
+        detail = "\n".join(tail)
+        raise TranscodeError(
+            source, f"ffmpeg exited with code {code}: {last_meaningful_line(tail)}", detail=detail
+        )
+    if not tracker.ended:
+        tracker.feed("progress=end")
+
+
+def last_meaningful_line(lines: Iterable[str]) -> str:
+    """The last stderr line that says something (not blank, not a generic trailer)."""
+    for line in reversed(list(lines)):
+        text = line.strip()
+        if text and text.lower() not in _GENERIC_LINES:
+            return text
+    return "no error output"
+
+
+def _drain(stream: IO[str] | None, tail: deque[str]) -> None:
+    if stream is None:
+        return
+    for line in stream:
+        tail.append(line.rstrip("\n"))
+
+
+def _remove(paths: Iterable[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)

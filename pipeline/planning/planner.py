@@ -1,0 +1,437 @@
+"""Turn a probed source plus the requested device classes into an encoding `Plan`.
+
+Pure: no FFmpeg, no files (ladders are loaded only when the caller does not pass them). The
+rules, in order:
+
+* each class's 16:9 reference rungs are fitted to the source's display aspect ratio (SAR and
+  rotation applied, so anamorphic sources get square pixels and phone clips portrait rungs) by
+  fitting the source inside the reference box (for landscape up to 16:9 that fixes the height;
+  wider sources are limited by the width, which keeps H.264 level frame-size limits valid);
+* nothing is upscaled: the rungs larger than the source are replaced by one rung at the source
+  size (bitrate interpolated by pixel count), dropped if a kept rung already has (nearly) the
+  source size; a source smaller than every rung gets just that one rung (bitrate scaled by
+  pixel count);
+* frame rate is the source's, divided by the smallest whole number that meets the class cap
+  (60 -> 30, 60000/1001 -> 30000/1001, 50 -> 25), so cadence stays even;
+* rungs of several classes with the same size, frame rate and codec and bitrates within 10% are
+  one encode, constrained by the strictest profile/level/VBV of the classes that share it;
+* audio: stereo AAC-LC for each source track, plus a 5.1 rendition per surround codec when the
+  track has 6+ channels and a requested class wants surround.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import TypeVar
+
+from rich.console import Console
+from rich.table import Table
+
+from core.errors import LadderError, PipelineError
+from pipeline.media.info import AudioStream, MediaInfo, VideoStream
+from pipeline.media.plan import AudioRendition, Plan, VideoRung
+from pipeline.planning.ladder import Ladder, Rung, available_classes, load_ladder
+
+MERGE_TOLERANCE = 0.10  # bitrates within 10% of each other are the same rung
+MIN_VIDEO_KBPS = 64  # floor for rungs whose bitrate was scaled down for a tiny source
+NEAR_DUPLICATE_SHARE = 0.9  # a rung with 90%+ of the source's pixels makes a source-size one moot
+BUFSIZE_FACTOR = 2.0  # VBV buffer = 2 x average bitrate (at least the maxrate)
+_MIN_DECIMATED_SHARE = Fraction(3, 4)  # below 75% of the cap, decimating is worse than capping
+_PROFILE_RANK = {"baseline": 0, "main": 1, "high": 2, "main10": 3}
+_AUDIO_RATES = (44100, 48000)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """One class's rung after fitting to the source, before merging across classes."""
+
+    width: int
+    height: int
+    bitrate_kbps: int
+    maxrate_factor: float
+    frame_rate: Fraction
+    codec: str
+    profile: str
+    level: str | None
+    device_class: str
+
+
+def plan(
+    media: MediaInfo,
+    device_classes: list[str],
+    ladders: dict[str, Ladder] | None = None,
+    *,
+    gop_seconds: float = 2.0,
+    segment_seconds: float = 6.0,
+) -> Plan:
+    """The renditions to encode for `media` so that every class in `device_classes` is served."""
+    classes = _requested(device_classes, ladders)
+    chosen = {c: ladders[c] if ladders is not None else load_ladder(c) for c in classes}
+    _check_timing(media.path, gop_seconds, segment_seconds)
+    if not media.video:
+        raise PipelineError(
+            media.path, "no video stream: only video titles can be packaged", stage="plan"
+        )
+    video = media.video[0]
+    candidates = [
+        c for name in classes for c in _class_rungs(media.path, video, chosen[name], name)
+    ]
+    return Plan(
+        source=media.path,
+        video_source_index=video.index,
+        device_classes=classes,
+        gop_seconds=gop_seconds,
+        segment_seconds=segment_seconds,
+        duration=media.duration,
+        video=_merge(candidates, classes, hdr=video.hdr),
+        audio=_audio(media.audio, classes, chosen),
+    )
+
+
+# --- inputs -----------------------------------------------------------------------------------
+
+
+def _requested(device_classes: Sequence[str], ladders: dict[str, Ladder] | None) -> list[str]:
+    known = sorted(ladders) if ladders is not None else available_classes()
+    if isinstance(device_classes, str):  # "tv" would otherwise be read as ["t", "v"]
+        device_classes = [device_classes]
+    classes = list(dict.fromkeys(device_classes))
+    if not classes:
+        raise LadderError(None, f"no device class requested; available: {', '.join(known)}")
+    unknown = [c for c in classes if c not in known]
+    if unknown:
+        raise LadderError(
+            None,
+            f"unknown device class {', '.join(map(repr, unknown))}; available: {', '.join(known)}",
+        )
+    return classes
+
+
+def _check_timing(path: str, gop_seconds: float, segment_seconds: float) -> None:
+    if gop_seconds <= 0 or segment_seconds <= 0:
+        raise PipelineError(path, "gop_seconds and segment_seconds must be positive", stage="plan")
+    ratio = segment_seconds / gop_seconds
+    if abs(ratio - round(ratio)) > 1e-6 or round(ratio) < 1:
+        raise PipelineError(
+            path,
+            f"segment_seconds ({segment_seconds:g}) must be a whole multiple of gop_seconds "
+            f"({gop_seconds:g}) so every segment starts on an IDR",
+            stage="plan",
+        )
+
+
+# --- video ------------------------------------------------------------------------------------
+
+
+def _class_rungs(
+    path: str, video: VideoStream, ladder: Ladder, device_class: str
+) -> list[_Candidate]:
+    src_w, src_h = video.display_width, video.display_height
+    if src_w < 2 or src_h < 2:
+        raise PipelineError(path, f"video has no usable size ({src_w}x{src_h})", stage="plan")
+    portrait = src_h > src_w
+    rate = output_frame_rate(source_frame_rate(video, path), ladder.max_frame_rate)
+    full = (_even_floor(src_w), _even_floor(src_h))
+
+    def candidate(size: tuple[int, int], bitrate: int, rung: Rung) -> _Candidate:
+        return _Candidate(
+            width=size[0],
+            height=size[1],
+            bitrate_kbps=max(MIN_VIDEO_KBPS, bitrate),
+            maxrate_factor=rung.maxrate_factor or ladder.maxrate_factor,
+            frame_rate=rate,
+            codec=ladder.codec,
+            profile=ladder.profile,
+            level=ladder.level,
+            device_class=device_class,
+        )
+
+    fitted: list[_Candidate] = []
+    bigger: list[tuple[Fraction, Rung]] = []  # reference rungs that would upscale the source
+    for rung in ladder.rungs:
+        box_w, box_h = (rung.height, rung.width) if portrait else (rung.width, rung.height)
+        scale = min(Fraction(box_w, src_w), Fraction(box_h, src_h))
+        if scale > 1:
+            bigger.append((scale, rung))
+        elif scale == 1:
+            fitted.append(candidate(full, rung.bitrate_kbps, rung))
+        else:
+            size = (_even_round(src_w * scale, full[0]), _even_round(src_h * scale, full[1]))
+            fitted.append(candidate(size, rung.bitrate_kbps, rung))
+    if bigger:
+        top = _source_size_rung(fitted, bigger, full)
+        if top is not None:
+            fitted.append(candidate(full, top[0], top[1]))
+    return fitted
+
+
+def _source_size_rung(
+    fitted: list[_Candidate], bigger: list[tuple[Fraction, Rung]], full: tuple[int, int]
+) -> tuple[int, Rung] | None:
+    """Bitrate (and reference rung) of the one source-size rung replacing all upscaling rungs.
+
+    None when a kept rung already has (nearly) the source's size. The bitrate is interpolated by
+    pixel count between the largest kept rung and the smallest bigger one, so the ladder stays
+    monotonic; with no smaller rung it is the bigger rung's bitrate scaled by pixel count.
+    """
+    scale, rung = min(bigger, key=lambda pair: (pair[0], pair[1].bitrate_kbps))
+    src_px = full[0] * full[1]
+    above_px = src_px * scale**2  # pixels the reference rung has at the source's aspect ratio
+    if not fitted:
+        return round(rung.bitrate_kbps * src_px / above_px), rung
+    below = max(fitted, key=lambda c: (c.width * c.height, c.bitrate_kbps))
+    below_px = below.width * below.height
+    if below_px >= NEAR_DUPLICATE_SHARE * src_px:
+        return None
+    share = (src_px - below_px) / (above_px - below_px)
+    bitrate = below.bitrate_kbps + (rung.bitrate_kbps - below.bitrate_kbps) * share
+    return max(below.bitrate_kbps, round(bitrate)), rung
+
+
+def source_frame_rate(video: VideoStream, path: str | None = None) -> Fraction:
+    """The source's exact frame rate ("30000/1001" -> Fraction(30000, 1001))."""
+    try:
+        rate = Fraction(video.frame_rate.strip())
+    except (ValueError, ZeroDivisionError):
+        rate = Fraction(0)
+    if rate <= 0:
+        rate = Fraction(video.fps).limit_denominator(1001)
+    if rate <= 0:
+        raise PipelineError(path, f"video stream {video.index} has no frame rate", stage="plan")
+    return rate
+
+
+def output_frame_rate(source: Fraction, cap: float) -> Fraction:
+    """Source rate divided by the smallest whole number that meets `cap` (60000/1001 -> half).
+
+    If even that lands far below the cap (25 fps with a 24 fps cap would give 12.5), the cap
+    itself is used instead.
+    """
+    limit = Fraction(cap).limit_denominator(1001)
+    if source <= limit:
+        return source
+    divisor = 1
+    while source / divisor > limit:
+        divisor += 1
+    decimated = source / divisor
+    return decimated if decimated >= limit * _MIN_DECIMATED_SHARE else limit
+
+
+def _even_floor(value: int) -> int:
+    return max(2, value - value % 2)
+
+
+def _even_round(value: Fraction, limit: int) -> int:
+    return max(2, min(2 * round(value / 2), limit))
+
+
+def _merge(candidates: list[_Candidate], classes: list[str], *, hdr: bool) -> list[VideoRung]:
+    """Deduplicate rungs across classes: same size/rate/codec and bitrate within 10%."""
+    groups: dict[tuple[int, int, Fraction, str], list[_Candidate]] = defaultdict(list)
+    for c in candidates:
+        groups[(c.width, c.height, c.frame_rate, c.codec)].append(c)
+    clusters = [
+        cluster
+        for group in groups.values()
+        for cluster in _cluster(group, key=lambda c: c.bitrate_kbps)
+    ]
+    rungs = [_rung(cluster, classes, hdr=hdr) for cluster in clusters]
+    rungs.sort(key=lambda r: (r.width * r.height, r.bitrate_kbps, Fraction(r.frame_rate)))
+    return _with_unique_names(rungs)
+
+
+def _cluster(items: Iterable[T], key: Callable[[T], int]) -> list[list[T]]:
+    """Sort by `key` and group values within MERGE_TOLERANCE of the group's smallest."""
+    clusters: list[list[T]] = []
+    for item in sorted(items, key=key):
+        if clusters and key(item) - key(clusters[-1][0]) <= MERGE_TOLERANCE * key(item):
+            clusters[-1].append(item)
+        else:
+            clusters.append([item])
+    return clusters
+
+
+def _rung(cluster: list[_Candidate], classes: list[str], *, hdr: bool) -> VideoRung:
+    first = cluster[0]
+    bitrate = max(c.bitrate_kbps for c in cluster)
+    factor = min(c.maxrate_factor for c in cluster)
+    maxrate = round(bitrate * factor)
+    profile = min((c.profile for c in cluster), key=lambda p: _PROFILE_RANK.get(p, 99))
+    levels = [c.level for c in cluster if c.level is not None]
+    members = {c.device_class for c in cluster}
+    return VideoRung(
+        name="",
+        width=first.width,
+        height=first.height,
+        bitrate_kbps=bitrate,
+        maxrate_kbps=maxrate,
+        bufsize_kbps=max(maxrate, round(bitrate * BUFSIZE_FACTOR)),
+        codec=first.codec,
+        profile=profile,
+        level=min(levels, key=_level_value) if levels else None,
+        frame_rate=f"{first.frame_rate.numerator}/{first.frame_rate.denominator}",
+        tonemap=hdr and not (first.codec == "hevc" and profile == "main10"),
+        device_classes=[c for c in classes if c in members],
+    )
+
+
+def _level_value(level: str) -> float:
+    return 1.05 if level == "1b" else float(level)
+
+
+def _with_unique_names(rungs: list[VideoRung]) -> list[VideoRung]:
+    """ "v720p3000"; rate and codec suffixes only where needed to tell rungs apart."""
+    bases = [
+        f"v{min(r.width, r.height)}p{r.bitrate_kbps}" + ("" if r.codec == "h264" else f"-{r.codec}")
+        for r in rungs
+    ]
+    counts = defaultdict(int)
+    for base in bases:
+        counts[base] += 1
+    names = [
+        f"{base}-{_rate_label(r.frame_rate)}fps" if counts[base] > 1 else base
+        for base, r in zip(bases, rungs, strict=True)
+    ]
+    unique = _uniquify(names)
+    return [r.model_copy(update={"name": n}) for r, n in zip(rungs, unique, strict=True)]
+
+
+def _rate_label(frame_rate: str) -> str:
+    rate = Fraction(frame_rate)
+    return str(rate.numerator) if rate.denominator == 1 else f"{float(rate):.2f}".rstrip("0")
+
+
+def _uniquify(names: list[str]) -> list[str]:
+    seen: set[str] = set()
+    out = []
+    for name in names:
+        candidate, n = name, 2
+        while candidate in seen:
+            candidate, n = f"{name}-{n}", n + 1
+        seen.add(candidate)
+        out.append(candidate)
+    return out
+
+
+# --- audio ------------------------------------------------------------------------------------
+
+
+def _audio(
+    tracks: list[AudioStream], classes: list[str], ladders: dict[str, Ladder]
+) -> list[AudioRendition]:
+    renditions: list[AudioRendition] = []
+    for track in tracks:
+        lang = _safe_language(track.language)
+        stereo = _cluster(
+            [(ladders[c].audio.bitrate_kbps, c) for c in classes], key=lambda pair: pair[0]
+        )
+        for group in stereo:
+            suffix = f"-{_group_kbps(group)}" if len(stereo) > 1 else ""
+            renditions.append(_rendition(track, f"a-{lang}-aac2{suffix}", "aac", 2, group, classes))
+        if track.channels < 6:
+            continue
+        by_codec: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        for c in classes:
+            surround = ladders[c].surround
+            if surround is not None:
+                by_codec[surround.codec].append((surround.bitrate_kbps, c))
+        for codec, members in by_codec.items():
+            groups = _cluster(members, key=lambda pair: pair[0])
+            sep = "-" if codec[-1].isdigit() else ""
+            for group in groups:
+                suffix = f"-{_group_kbps(group)}" if len(groups) > 1 else ""
+                name = f"a-{lang}-{codec}{sep}6{suffix}"
+                renditions.append(_rendition(track, name, codec, 6, group, classes))
+    names = _uniquify([r.name for r in renditions])
+    renditions = [r.model_copy(update={"name": n}) for r, n in zip(renditions, names, strict=True)]
+    if renditions:
+        renditions[0] = renditions[0].model_copy(update={"default": True})
+    return renditions
+
+
+def _group_kbps(group: list[tuple[int, str]]) -> int:
+    return max(kbps for kbps, _ in group)
+
+
+def _rendition(
+    track: AudioStream,
+    name: str,
+    codec: str,
+    channels: int,
+    group: list[tuple[int, str]],
+    classes: list[str],
+) -> AudioRendition:
+    members = {c for _, c in group}
+    return AudioRendition(
+        name=name,
+        source_index=track.index,
+        language=track.language or "und",
+        codec=codec,
+        channels=channels,
+        bitrate_kbps=_group_kbps(group),
+        sample_rate=track.sample_rate if track.sample_rate in _AUDIO_RATES else 48000,
+        device_classes=[c for c in classes if c in members],
+    )
+
+
+def _safe_language(language: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", (language or "").lower()) or "und"
+
+
+# --- display ----------------------------------------------------------------------------------
+
+
+def plan_tables(plan: Plan) -> list[Table]:
+    """Rich tables (video, then audio if any) for the CLI."""
+    video = Table(title=f"Video renditions ({len(plan.video)})")
+    for column in ("name", "size", "fps", "kbps", "maxrate", "codec", "tonemap", "classes"):
+        video.add_column(column, justify="right" if column in ("kbps", "maxrate") else "left")
+    for r in plan.video:
+        codec = f"{r.codec} {r.profile}" + (f" {r.level}" if r.level else "")
+        video.add_row(
+            r.name,
+            f"{r.width}x{r.height}",
+            _rate_label(r.frame_rate),
+            str(r.bitrate_kbps),
+            str(r.maxrate_kbps),
+            codec,
+            "yes" if r.tonemap else "",
+            ", ".join(r.device_classes),
+        )
+    tables = [video]
+    if plan.audio:
+        audio = Table(title=f"Audio renditions ({len(plan.audio)})")
+        for column in ("name", "lang", "codec", "ch", "kbps", "source", "default", "classes"):
+            audio.add_column(column)
+        for a in plan.audio:
+            audio.add_row(
+                a.name,
+                a.language,
+                a.codec,
+                str(a.channels),
+                str(a.bitrate_kbps),
+                f"#{a.source_index}",
+                "yes" if a.default else "",
+                ", ".join(a.device_classes),
+            )
+        tables.append(audio)
+    return tables
+
+
+def format_plan(plan: Plan, width: int = 110) -> str:
+    """The plan as plain text (no colour), e.g. for logs and `vod plan`."""
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, color_system=None, force_terminal=False)
+    console.print(
+        f"{plan.source}: {plan.duration:.2f} s, classes {', '.join(plan.device_classes)}, "
+        f"GOP {plan.gop_seconds:g} s, segments {plan.segment_seconds:g} s"
+    )
+    for table in plan_tables(plan):
+        console.print(table)
+    return buffer.getvalue()

@@ -1,0 +1,43 @@
+"""schemathesis cases for one operation, driven by hypothesis directly (schemathesis' own pytest
+loader relies on pytest internals that pytest 9 removed): no request may cause a server error,
+and in positive mode every response must match what the schema documents.
+
+    from tests.support.schema_fuzz import fuzz_operation
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis.strategies import SearchStrategy
+from schemathesis import GenerationMode
+
+
+def fuzz_operation(
+    operation: Any,
+    base_url: str,
+    mode: GenerationMode,
+    *,
+    max_examples: int = 20,
+    deadline: int = 5000,
+    timeout: float = 30,
+    cases: SearchStrategy | None = None,
+) -> list[int]:
+    """Run the cases (the operation's own, or `cases`) against base_url; their statuses."""
+    statuses: list[int] = []
+
+    @given(case=cases if cases is not None else operation.as_strategy(generation_mode=mode))
+    @settings(max_examples=max_examples, deadline=deadline,
+              suppress_health_check=list(HealthCheck), derandomize=True)  # fmt: skip
+    def fuzz(case: schemathesis.Case) -> None:
+        response = case.call(base_url=base_url, timeout=timeout)
+        statuses.append(response.status_code)
+        assert response.status_code < 500, f"{case.as_curl_command()} -> {response.status_code}"
+        if mode == GenerationMode.POSITIVE:
+            operation.validate_response(response)  # the body matches the documented schema
+
+    fuzz()
+    assert statuses  # hypothesis really ran cases against the server
+    return statuses

@@ -1,0 +1,171 @@
+"""`vod catalogue ...`: import rights files, list what is open in a territory, serve the API.
+
+The database is `--database-url`, else `VOD_DATABASE_URL`, else ./catalogue.db (SQLite).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from catalogue import db
+
+EXIT_ROW_ERRORS = 1
+
+
+def _parse_time(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as e:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 time") from e
+    if t.tzinfo is None:
+        raise click.BadParameter(f"{value!r} has no zone: add Z or an offset such as +09:00")
+    return t.astimezone(UTC)
+
+
+@click.group("catalogue")
+@click.option(
+    "--database-url",
+    envvar=db.ENV_URL,
+    default=None,
+    metavar="URL",
+    help="SQLAlchemy URL (default: $VOD_DATABASE_URL, else sqlite:///./catalogue.db).",
+)
+@click.pass_context
+def catalogue(ctx: click.Context, database_url: str | None) -> None:
+    """Rights catalogue: windows by territory and time, presentations, entitlements."""
+    ctx.ensure_object(dict)
+    ctx.obj["catalogue_url"] = database_url or db.database_url()
+
+
+def _url(ctx: click.Context) -> str:
+    return ctx.obj["catalogue_url"]
+
+
+@catalogue.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def import_cmd(ctx: click.Context, file: Path) -> None:
+    """Import an Avails (XML/XLSX) or JSON rights file; re-importing changes nothing.
+
+    Valid rows are stored even when others are rejected; rejected rows are listed on stderr
+    and the exit status is 1.
+    """
+    try:
+        from catalogue.importer import import_file
+    except ImportError as e:
+        raise click.ClickException(f"no importer available: {e}") from e
+    from catalogue.store import import_windows
+
+    result = import_file(file)
+    with db.session_scope(db.setup(_url(ctx))) as session:
+        counts = import_windows(session, result.windows)
+    click.echo(f"{file}: {len(result.windows)} windows: {counts}; {len(result.errors)} errors")
+    for error in result.errors:
+        click.echo(f"error: {error}", err=True)
+    if result.errors:
+        sys.exit(EXIT_ROW_ERRORS)
+
+
+@catalogue.command("list")
+@click.option("--territory", required=True, help="ISO 3166-1 alpha-2 country, e.g. GB.")
+@click.option("--at", "at", default=None, help="ISO 8601 time with a zone (default: now).")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--json", "as_json", is_flag=True, help="One JSON array of entries.")
+@click.pass_context
+def list_cmd(ctx: click.Context, territory: str, at: str | None, limit: int, as_json: bool) -> None:
+    """Titles with a window open in TERRITORY at a time."""
+    from catalogue.store import browse
+
+    if len(territory) != 2 or not territory.isalpha():
+        raise click.BadParameter("use a two-letter ISO 3166-1 code", param_hint="--territory")
+    when = _parse_time(at)
+    engine = db.setup(_url(ctx))
+    with db.session_factory(engine)() as session:
+        entries = browse(session, territory.upper(), when, limit=limit)
+    if as_json:
+        click.echo(json.dumps([e.model_dump(mode="json") for e in entries], indent=2))
+        return
+    for e in entries:
+        kinds = ",".join(sorted({f"{o.license_type}/{o.format_profile}" for o in e.offers}))
+        packaged = f"{e.max_height}p" if e.packaged else "not packaged"
+        click.echo(f"{e.title_id}\t{e.name or ''}\t{kinds}\t{packaged}")
+    click.echo(f"{len(entries)} titles open in {territory.upper()} at {when.isoformat()}", err=True)
+
+
+@catalogue.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8081, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--playback-config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="VOD_PLAYBACK_CONFIG",
+    help="playback.yaml: CDN origins (Akamai/CloudFront), secrets, Redis, key store.",
+)
+@click.option(
+    "--token-secret",
+    envvar="VOD_TOKEN_SECRET",
+    help="Without a config file: the CDN token secret (the one `vod serve` checks).",
+)
+@click.option(
+    "--origin-url",
+    envvar="VOD_ORIGIN_URL",
+    help="Without a config file: the origin/CDN base URL sessions sign (default "
+    "http://127.0.0.1:8000).",
+)
+@click.option(
+    "--key-store",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="VOD_KEY_STORE",
+    help="Key store the licence proxy releases keys from.",
+)
+@click.option(
+    "--redis-url",
+    envvar="VOD_PLAYBACK_REDIS_URL",
+    help="Redis for sessions, stream slots and QoE (default redis://127.0.0.1:6379/2).",
+)
+@click.pass_context
+def serve_cmd(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    playback_config: Path | None,
+    token_secret: str | None,
+    origin_url: str | None,
+    key_store: Path | None,
+    redis_url: str | None,
+) -> None:
+    """Serve the API: catalogue, subscriber activation (TMF), playback sessions, licence proxy,
+    CMCD/QoE and the console (OpenAPI at /openapi.json, docs at /docs, console at /console)."""
+    import os
+
+    import uvicorn
+
+    from api.subscriber import create_app
+    from playback.config import ConfigError, PlaybackConfig
+
+    env = dict(os.environ)
+    for name, value in (("VOD_PLAYBACK_CONFIG", playback_config),
+                        ("VOD_TOKEN_SECRET", token_secret), ("VOD_ORIGIN_URL", origin_url),
+                        ("VOD_KEY_STORE", key_store),
+                        ("VOD_PLAYBACK_REDIS_URL", redis_url)):  # fmt: skip
+        if value:
+            env[name] = str(value)
+    config = None  # none asked for: create_app says playback is off, and why
+    if env.get("VOD_PLAYBACK_CONFIG") or env.get("VOD_TOKEN_SECRET"):
+        try:
+            config = PlaybackConfig.load(env)
+        except ConfigError as e:
+            raise click.UsageError(str(e)) from e
+    app = create_app(_url(ctx), playback=config)
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+if __name__ == "__main__":
+    catalogue()
