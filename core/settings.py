@@ -179,3 +179,16 @@ def environ_documented() -> list[tuple[str, str, str]]:
 
 
 __all__ = ["Settings", "settings", "redis_db", "environ_documented"]
+
+
+def markdown_table() -> str:
+    """The README's settings table (`python -m core.settings`)."""
+    lines = ["| variable | default | what |", "|---|---|---|"]
+    for name, default, what in environ_documented():
+        shown = f"`{default}`" if default else ""
+        lines.append(f"| `{name}` | {shown} | {what} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

@@ -12,6 +12,16 @@ import pytest
 
 from tests.support.common import ROOT, MediaFactory, run_vod
 
+# Shared fixtures live in tests/support; registering them here makes them visible to every test
+# module without importing fixture names (which shadow the fixture arguments).
+pytest_plugins = [
+    "tests.support.player_harness",
+    "tests.support.s3_server",
+    "tests.support.redis_server",
+    "tests.support.subscriber_db",
+    "tests.support.playback_env",
+]
+
 if str(ROOT) not in sys.path:  # `fixtures` is a repo folder, not an installed package
     sys.path.insert(0, str(ROOT))
 

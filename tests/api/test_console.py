@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from subscriber.steps import STEPS
-from tests.support.player_harness import CHROMIUM, chromium_page  # noqa: F401 (fixture)
-from tests.support.subscriber_db import Served, database_url, pg_admin_url, served  # noqa: F401 (fixtures)
+from tests.support.player_harness import CHROMIUM
+from tests.support.subscriber_db import Served
 
 ORDERS = "/tmf-api/productOrderingManagement/v4/productOrder"
 

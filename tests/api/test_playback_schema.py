@@ -10,8 +10,7 @@ import pytest
 import schemathesis
 from schemathesis import GenerationMode
 
-from tests.support.playback_env import PlaybackEnv, encrypted_origin, sqlite_env, start_env  # noqa: F401
-from tests.support.redis_server import redis_service  # noqa: F401 (fixture)
+from tests.support.playback_env import PlaybackEnv
 from tests.support.schema_fuzz import fuzz_operation
 
 OPERATIONS = [

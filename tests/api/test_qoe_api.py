@@ -23,8 +23,6 @@ from tests.support.playback_env import (  # noqa: F401
     stalled_minute,
     start_env,
 )
-from tests.support.redis_server import redis_service  # noqa: F401 (fixture)
-from tests.support.subscriber_db import database_url, pg_admin_url  # noqa: F401 (fixtures)
 
 CMCD = "/qoe/v1/cmcd"
 KPI = "/qoe/v1/kpi"

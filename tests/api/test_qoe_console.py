@@ -21,8 +21,7 @@ from tests.support.playback_env import (  # noqa: F401
     stalled_minute,
     start_env,
 )
-from tests.support.player_harness import CHROMIUM, chromium_page  # noqa: F401 (fixture)
-from tests.support.redis_server import redis_service  # noqa: F401 (fixture)
+from tests.support.player_harness import CHROMIUM
 
 pytestmark = [
     pytest.mark.browser,

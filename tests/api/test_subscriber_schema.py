@@ -11,7 +11,7 @@ import schemathesis
 from schemathesis import GenerationMode
 
 from tests.support.schema_fuzz import fuzz_operation
-from tests.support.subscriber_db import Served, database_url, pg_admin_url, served  # noqa: F401 (fixtures)
+from tests.support.subscriber_db import Served
 
 OPERATIONS = [
     ("/tmf-api/productCatalogManagement/v4/productOffering", "GET"),

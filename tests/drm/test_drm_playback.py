@@ -14,11 +14,7 @@ from drm.keystore import LocalKeyStore
 from pipeline.validate.title import validate
 from pipeline.workflow.title import ingest
 from playback.origin.server import LICENSE_PATH
-
-try:
-    from tests.support.player_harness import PlayerSession, browser, serve_directory  # noqa: F401
-except ImportError:  # tests/ became a package
-    from tests.player_harness import PlayerSession, browser, serve_directory  # noqa: F401
+from tests.support.player_harness import PlayerSession, serve_directory
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

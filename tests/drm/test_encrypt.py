@@ -19,14 +19,6 @@ from typing import NamedTuple
 
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from test_subsamples import (
-    AUDIO_CLIPS,
-    FRAGMENTED,
-    VIDEO_CLIPS,
-    clip_dir,
-    make_clip,
-    read_samples,
-)
 
 from core.errors import PackageError
 from drm.encryption.cipher import decrypt_sample, encrypt_sample, pattern_runs
@@ -37,6 +29,14 @@ from pipeline.mp4.codecs import sample_entry
 from pipeline.mp4.fragment import OutSample, build_moof, layout_fragment
 from pipeline.mp4.reader import read_init
 from pipeline.package.packager import package_track
+from tests.drm.test_subsamples import (
+    AUDIO_CLIPS,
+    FRAGMENTED,
+    VIDEO_CLIPS,
+    clip_dir,
+    make_clip,
+    read_samples,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SHAKA = ROOT / "web/node_modules/shaka-packager/bin/packager-linux-x64"

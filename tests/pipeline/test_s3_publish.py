@@ -28,13 +28,8 @@ from pipeline.storage.s3 import (
 from pipeline.storage.s3_publish import IMMUTABLE, SHORT, SUBTITLES, list_keys, publish_title_s3
 from pipeline.workflow.title import ingest
 from tests.support.common import run_vod
-
-try:
-    from tests.support.player_harness import PlayerSession, browser  # noqa: F401 (fixture)
-    from tests.support.s3_server import s3_endpoint, s3_env  # noqa: F401 (fixture)
-except ImportError:  # tests/ became a package
-    from tests.player_harness import PlayerSession, browser  # noqa: F401
-    from tests.s3_server import s3_endpoint, s3_env  # noqa: F401
+from tests.support.player_harness import PlayerSession
+from tests.support.s3_server import s3_env
 
 MEDIA = (".m4s", ".mp4", ".vtt")
 ENTRY = ("master.m3u8", "manifest.mpd")

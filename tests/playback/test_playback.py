@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-try:
-    from tests.support.player_harness import PlayerSession, browser, serve_directory  # noqa: F401
-except ImportError:  # tests/ became a package
-    from tests.player_harness import PlayerSession, browser, serve_directory  # noqa: F401
+from tests.support.player_harness import PlayerSession, serve_directory
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

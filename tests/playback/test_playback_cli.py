@@ -22,7 +22,6 @@ from tests.support.playback_env import (  # noqa: F401
     stalled_minute,
     start_env,
 )
-from tests.support.redis_server import redis_service  # noqa: F401 (fixture)
 
 
 @pytest.fixture(scope="module")

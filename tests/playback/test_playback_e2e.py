@@ -13,14 +13,9 @@ from urllib.parse import quote, urlsplit
 import pytest
 
 from playback.tokens import PATH_PREFIX, sign_token, split_path_token
-from tests.support.playback_env import GATEWAY_SECRET, PlaybackEnv, encrypted_origin, start_env  # noqa: F401
-from tests.support.redis_server import redis_service  # noqa: F401 (fixture)
+from tests.support.playback_env import GATEWAY_SECRET, PlaybackEnv, start_env
+from tests.support.player_harness import PlayerSession
 from tests.support.subscriber_db import _admin, pg_admin_url  # noqa: F401 (fixture)
-
-try:
-    from tests.support.player_harness import PlayerSession, browser  # noqa: F401
-except ImportError:  # tests/ became a package
-    from tests.player_harness import PlayerSession, browser  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 KPI = "/qoe/v1/kpi"

@@ -22,9 +22,7 @@ from lxml import etree
 from drm.signalling.clearkey import b64url_decode, license_request
 from playback.config import CdnOrigin, ConfigError, PlaybackConfig
 from playback.tokens import PATH_PREFIX, cloudfront_b64decode, sign_token, split_path_token
-from tests.support.playback_env import GATEWAY_SECRET, PlaybackEnv, encrypted_origin, start_env  # noqa: F401
-from tests.support.redis_server import redis_service  # noqa: F401 (fixture)
-from tests.support.subscriber_db import database_url, pg_admin_url  # noqa: F401 (fixtures)
+from tests.support.playback_env import GATEWAY_SECRET, PlaybackEnv, start_env
 
 NS = {"d": "urn:mpeg:dash:schema:mpd:2011"}
 

@@ -12,10 +12,7 @@ from pathlib import Path
 
 import pytest
 
-try:
-    from tests.support.player_harness import Player, PlayerSession, browser, serve_directory  # noqa: F401
-except ImportError:  # tests/ became a package
-    from tests.player_harness import Player, PlayerSession, browser, serve_directory  # noqa: F401
+from tests.support.player_harness import Player, PlayerSession, serve_directory
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -23,11 +23,7 @@ from playback.origin.server import (
     parse_range,
     player_libs_dir,
 )
-
-try:
-    from tests.support.player_harness import serve_directory
-except ImportError:  # tests/ became a package
-    from tests.player_harness import serve_directory
+from tests.support.player_harness import serve_directory
 
 PAYLOAD = bytes(range(256)) * 40  # 10240 bytes with position-dependent content
 

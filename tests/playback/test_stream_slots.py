@@ -12,7 +12,6 @@ import pytest
 import redis as redis_lib
 
 from playback.streams import StreamSlots
-from tests.support.redis_server import redis_service  # noqa: F401 (fixture)
 
 
 @pytest.fixture

@@ -27,11 +27,7 @@ from playback.tokens import (
     split_path_token,
     verify_token,
 )
-
-try:
-    from tests.support.player_harness import PlayerSession, browser, serve_directory  # noqa: F401
-except ImportError:  # tests/ became a package
-    from tests.player_harness import PlayerSession, browser, serve_directory  # noqa: F401
+from tests.support.player_harness import PlayerSession, serve_directory
 
 SECRET = b"test-secret-0123456789"
 NOW = 1_800_000_000

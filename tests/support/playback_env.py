@@ -33,14 +33,9 @@ from pipeline.manifest.hls import master_playlist
 from pipeline.media.presentation import KeyFrame, Presentation
 from pipeline.workflow.title import ingest
 from playback.config import CdnOrigin, PlaybackConfig
+from tests.support.player_harness import serve_directory
 from tests.support.presentations import audio_track, frame_bounds, segments, video_track
-
-try:
-    from tests.support.player_harness import serve_directory
-    from tests.support.subscriber_db import _serve
-except ImportError:  # tests/ became a package
-    from tests.player_harness import serve_directory
-    from tests.subscriber_db import _serve
+from tests.support.subscriber_db import _serve
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_RIGHTS = ROOT / "fixtures" / "sample.json"

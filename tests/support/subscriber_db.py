@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from test_catalogue_store import _admin, pg_admin_url  # noqa: F401 (fixture)
 
 from api.subscriber import create_app
 from catalogue import db, store
 from catalogue.importer import import_file
+from tests.catalogue.test_catalogue_store import _admin, pg_admin_url  # noqa: F401 (fixture)
 
 SAMPLE = Path(__file__).resolve().parents[2] / "fixtures" / "sample.json"
 

@@ -18,12 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_workers import WorkerPool, vod_env, workers  # noqa: F401 (fixtures)
 
 from tests.support.common import ROOT, MediaFactory
-from tests.support.player_harness import PlayerSession, browser  # noqa: F401 (fixture)
-from tests.support.redis_server import redis_service  # noqa: F401 (session fixture)
-from tests.support.s3_server import s3_endpoint, s3_env  # noqa: F401 (session fixture)
+from tests.support.player_harness import PlayerSession
+from tests.support.s3_server import s3_env
+from tests.workers.test_workers import WorkerPool, vod_env, workers  # noqa: F401 (fixtures)
 
 TITLE = "watched-short"
 

@@ -28,8 +28,6 @@ import pytest
 import redis
 
 from tests.support.common import ROOT, MediaFactory
-from tests.support.redis_server import redis_service  # noqa: F401  (session fixture)
-from tests.support.s3_server import s3_endpoint  # noqa: F401  (session fixture)
 
 pytestmark = pytest.mark.slow
 VISIBILITY_TIMEOUT = 20  # seconds before a dead worker's task is handed out again
