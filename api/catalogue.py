@@ -2,7 +2,7 @@
 
 Thin by design: validate input (clear 422s, never a 500 on bad input), open a session, call
 `catalogue.store` / `catalogue.entitlement.decide`, return their models as JSON. The blocking
-database work runs in FastAPI's thread pool, one hop per request.
+database work runs in FastAPI's thread pool, one hop per request. Mounted by `api.app`.
 """
 
 from __future__ import annotations
@@ -11,15 +11,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import FastAPI, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 from sqlalchemy.orm import Session
 
-from catalogue import db, store
+from api.problems import documented
+from catalogue import store
 from catalogue.entitlement import Decision, EntitlementRequest, Purchase, decide
-
-TITLE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:~@+-]{0,199}$"
+from catalogue.model import TITLE_ID_PATTERN
+from core.errors import NotFound
 
 
 def _utc(value: datetime) -> datetime:
@@ -47,10 +48,6 @@ AtQuery = Annotated[
 TitleIdPath = Annotated[str, Path(pattern=TITLE_ID_PATTERN, max_length=200)]
 
 
-class ErrorBody(BaseModel):
-    detail: str
-
-
 class BrowsePage(BaseModel):
     territory: str
     at: datetime
@@ -69,7 +66,7 @@ class EntitlementBody(EntitlementRequest):
     at: UtcTime | None = None
 
 
-NOT_FOUND = {404: {"model": ErrorBody, "description": "unknown title"}}
+NOT_FOUND = documented({404: "unknown title"})
 
 
 async def _in_thread(request: Request, work: Callable[[Session], BaseModel]) -> Response:
@@ -84,22 +81,15 @@ async def _in_thread(request: Request, work: Callable[[Session], BaseModel]) -> 
     return Response(await run_in_threadpool(run), media_type="application/json")
 
 
-def create_app(database_url: str | None = None, *, migrate: bool = True) -> FastAPI:
-    """The catalogue API on `database_url` (default: `catalogue.db.database_url()`).
+def unknown_title(title_id: str) -> NotFound:
+    return NotFound(None, f"unknown title {title_id!r}", reason="unknown_title")
 
-    Migrates the database to the newest schema first unless `migrate=False`.
-    """
-    url = database_url or db.database_url()
-    engine = db.setup(url) if migrate else db.make_engine(url)
-    app = FastAPI(
-        title="vod-pipeline catalogue",
-        version="1",
-        description="Browse the catalogue by territory and time; decide playback entitlements.",
-    )
-    app.state.engine = engine
-    app.state.sessions = db.read_session_factory(engine)
 
-    @app.get("/catalogue", response_model=BrowsePage, summary="Titles open in a territory")
+def router() -> APIRouter:
+    """Browse, title detail, entitlement decisions (reads through `app.state.sessions`)."""
+    r = APIRouter()
+
+    @r.get("/catalogue", response_model=BrowsePage, summary="Titles open in a territory")
     async def browse(
         request: Request,
         territory: TerritoryQuery,
@@ -116,7 +106,7 @@ def create_app(database_url: str | None = None, *, migrate: bool = True) -> Fast
 
         return await _in_thread(request, page)
 
-    @app.get(
+    @r.get(
         "/titles/{title_id}",
         response_model=store.TitleDetail,
         responses=NOT_FOUND,
@@ -128,12 +118,12 @@ def create_app(database_url: str | None = None, *, migrate: bool = True) -> Fast
         def detail(s: Session) -> store.TitleDetail:
             found = store.title_detail(s, title_id, territory, at or datetime.now(UTC))
             if found is None:
-                raise HTTPException(404, f"unknown title {title_id!r}")
+                raise unknown_title(title_id)
             return found
 
         return await _in_thread(request, detail)
 
-    @app.post(
+    @r.post(
         "/entitlements",
         response_model=Decision,
         responses=NOT_FOUND,
@@ -143,7 +133,7 @@ def create_app(database_url: str | None = None, *, migrate: bool = True) -> Fast
         def decision(s: Session) -> Decision:
             inputs = store.entitlement_inputs(s, body.title_id, body.territory)
             if inputs is None:
-                raise HTTPException(404, f"unknown title {body.title_id!r}")
+                raise unknown_title(body.title_id)
             windows, presentation = inputs
             req = EntitlementRequest(
                 title_id=body.title_id, territory=body.territory, tier=body.tier, device=body.device
@@ -153,4 +143,4 @@ def create_app(database_url: str | None = None, *, migrate: bool = True) -> Fast
 
         return await _in_thread(request, decision)
 
-    return app
+    return r

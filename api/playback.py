@@ -1,6 +1,7 @@
-"""Playback sessions over HTTP, on the subscriber app: create a session, heartbeat it, release
-it, and the ClearKey licence proxy bound to it. Refusals are JSON `{reason, detail}` with a
-status saying who must act: 403 not entitled, 404 unknown, 409 stream limit, 410 released.
+"""Playback sessions over HTTP (mounted by `api.app`): create a session, heartbeat it, release
+it, and the ClearKey licence proxy bound to it. Refusals are `playback.errors`, answered as
+problem details with a `reason` and a status saying who must act: 403 not entitled, 404 unknown,
+409 stream limit, 410 released.
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import Receive, Scope, Send
 
+from api.params import ID_PATTERN as ID
+from api.params import TITLE_ID_PATTERN
+from api.problems import PayloadTooLarge, documented
 from playback import service
-from playback.service import SESSIONS_PATH, Playback, PlaybackError
+from playback.errors import PlaybackUnavailable
+from playback.service import SESSIONS_PATH, Playback
 
-ID = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,99}$"
 SID = r"^[A-Za-z0-9_-]{8,64}$"
 SidPath = Annotated[str, Path(pattern=SID)]
 AuthQuery = Annotated[str | None, Query(max_length=2000, description="the session credential")]
@@ -33,19 +37,14 @@ class SessionBody(BaseModel):
 
     customer_id: str = Field(alias="customerId", pattern=ID, max_length=100)
     device_id: str = Field(alias="deviceId", pattern=ID, max_length=100)
-    title_id: str = Field(alias="titleId", pattern=r"^[A-Za-z0-9][A-Za-z0-9._:~@+-]{0,199}$")
-
-
-class Refusal(BaseModel):
-    reason: str = Field(description="machine-readable, e.g. concurrent_stream_limit")
-    detail: str
+    title_id: str = Field(alias="titleId", pattern=TITLE_ID_PATTERN)
 
 
 def _refusals(*codes: int) -> dict[int | str, dict[str, Any]]:
     what = {400: "malformed request", 403: "not entitled or bad credential", 404: "unknown",
             409: "concurrent-stream limit reached", 410: "session released",
             413: "request too large", 503: "playback not configured"}  # fmt: skip
-    return {c: {"model": Refusal, "description": what[c]} for c in (*codes, 503)}
+    return documented({c: what[c] for c in (*codes, 503)})
 
 
 class PlayerCORSMiddleware(CORSMiddleware):
@@ -72,18 +71,11 @@ def add_cors(app: Any) -> None:
 async def _run(request: Request, work: Callable[[Playback], Any], status: int = 200) -> Response:
     pb: Playback | None = request.app.state.playback
     if pb is None:
-        return JSONResponse(
-            {
-                "reason": "playback_not_configured",
-                "detail": "start the API with a token secret (VOD_TOKEN_SECRET) "
-                "or VOD_PLAYBACK_CONFIG",
-            },
-            status_code=503,
+        raise PlaybackUnavailable(
+            "playback_not_configured",
+            "start the API with a token secret (VOD_TOKEN_SECRET) or VOD_PLAYBACK_CONFIG",
         )
-    try:
-        result = await run_in_threadpool(work, pb)
-    except PlaybackError as e:
-        return JSONResponse(e.body(), status_code=e.status)
+    result = await run_in_threadpool(work, pb)
     return JSONResponse(result, status_code=status)
 
 
@@ -148,9 +140,7 @@ def router() -> APIRouter:
     async def licence(request: Request, sid: SidPath, auth: AuthQuery = None) -> Response:
         body = await request.body()
         if len(body) > MAX_LICENSE_BODY:
-            return JSONResponse(
-                {"reason": "bad_license_request", "detail": "body too large"}, status_code=413
-            )
+            raise PayloadTooLarge(None, "body too large", reason="bad_license_request")
         return await _run(
             request, lambda pb: service.issue_licence(pb, sid, auth, body, time.time())
         )

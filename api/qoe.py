@@ -2,7 +2,8 @@
 
 `/qoe/v1/cmcd` takes every CMCD form: `?CMCD=` query arguments (GET or POST), CMCD-* headers,
 and v2 event-mode bodies (`application/cmcd`, one report per line); several in one request are
-applied in that order. It answers 204, or 400 naming the malformed part.
+applied in that order. It answers 204, or 400 (`qoe.cmcd.CmcdError`) naming the malformed
+part. Mounted by `api.app`.
 """
 
 from __future__ import annotations
@@ -10,15 +11,17 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 
+from api.problems import PayloadTooLarge, documented
+from core.errors import NotFound, Transient
 from qoe import cmcd
 from qoe.alarms import ALARM_PATH, tmf642
 from qoe.collector import QoeCollector
-from subscriber.tables import AlarmRow
+from qoe.tables import AlarmRow
 
 CMCD_PATH = "/qoe/v1/cmcd"
 MAX_BODY = 256 * 1024
@@ -28,22 +31,20 @@ AlarmIdPath = Annotated[int, Path(ge=1, le=2**63 - 1)]  # a BIGINT id
 def _collector(request: Request) -> QoeCollector:
     qoe = request.app.state.qoe
     if qoe is None:
-        raise HTTPException(503, "QoE collection needs Redis (VOD_PLAYBACK_REDIS_URL)")
+        raise Transient(None, "QoE collection needs Redis (VOD_PLAYBACK_REDIS_URL)",
+                        reason="qoe_not_configured")  # fmt: skip
     return qoe
 
 
 async def _reports(request: Request) -> list[dict[str, Any]]:
     body = await request.body()
     if len(body) > MAX_BODY:
-        raise HTTPException(413, f"CMCD body over {MAX_BODY} bytes")
-    try:
-        reports = cmcd.from_query(request.query_params.getlist("CMCD"))
-        reports += cmcd.from_headers(request.headers)
-        if body.strip():
-            reports += cmcd.from_body(body)
-    except cmcd.CmcdError as e:
-        raise HTTPException(400, str(e)) from None
-    return reports
+        raise PayloadTooLarge(None, f"CMCD body over {MAX_BODY} bytes")
+    reports = cmcd.from_query(request.query_params.getlist("CMCD"))
+    reports += cmcd.from_headers(request.headers)
+    if body.strip():
+        reports += cmcd.from_body(body)
+    return reports  # a malformed part raises CmcdError: 400 naming it
 
 
 # ~1 kB: what fits a URL or a header on any server (players send a few dozen bytes).
@@ -91,15 +92,13 @@ def router() -> APIRouter:
                 "parameters": CMCD_PARAMETERS,
                 **({"requestBody": CMCD_BODY} if method == "POST" else {}),
             },
-            responses={
-                400: {"description": "not CMCD: the detail names the part"},
-                413: {"description": "body too large"},
-                503: {"description": "no Redis"},
-            },  # fmt: skip
+            responses=documented(
+                {400: "not CMCD: the detail names the part", 413: "body too large", 503: "no Redis"}
+            ),  # fmt: skip
         )
 
     @r.get("/qoe/v1/kpi", summary="KPIs per minute, title, device class and CDN",
-           responses={503: {"description": "no Redis"}})  # fmt: skip
+           responses=documented({503: "no Redis"}))  # fmt: skip
     async def kpi(
         request: Request,
         minutes: Annotated[int, Query(ge=1, le=3 * 24 * 60)] = 60,
@@ -135,13 +134,13 @@ def router() -> APIRouter:
         return JSONResponse(await run_in_threadpool(work))
 
     @r.get(ALARM_PATH + "/{alarm_id}", tags=["TMF642"], summary="One alarm",
-           responses={404: {"description": "unknown alarm"}})  # fmt: skip
+           responses=documented({404: "unknown alarm"}))  # fmt: skip
     async def get_alarm(request: Request, alarm_id: AlarmIdPath) -> JSONResponse:
         def work() -> dict[str, Any]:
             with request.app.state.sessions() as s:
                 row = s.get(AlarmRow, alarm_id)
                 if row is None:
-                    raise HTTPException(404, f"unknown alarm {alarm_id}")
+                    raise NotFound(None, f"unknown alarm {alarm_id}", reason="unknown_alarm")
                 return tmf642(row)
 
         return JSONResponse(await run_in_threadpool(work))

@@ -1,4 +1,4 @@
-"""Subscriber activation over HTTP, shaped after TM Forum Open APIs, on the catalogue's app.
+"""Subscriber activation over HTTP, shaped after TM Forum Open APIs (mounted by `api.app`).
 
 TMF620 offerings, TMF622 product order, TMF641 service order, TMF638 service inventory, TMF678
 bill preview, plus device registration and TVOD rentals (with an `Idempotency-Key` header) and
@@ -8,40 +8,28 @@ synchronously inside the POST: the response is the order as it ended (completed 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Header, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api import console
-from api import playback as playback_api
-from api import qoe as qoe_api
-from api.catalogue import ErrorBody
-from api.catalogue import create_app as create_catalogue_app
-from catalogue import db, store
+from api.params import ID_PATTERN as ID
+from api.params import TITLE_ID_PATTERN
+from api.problems import documented
+from catalogue import store
 from catalogue.entitlement import DeviceClass, SecurityLevel
-from playback.config import ConfigError, PlaybackConfig, redis_from_env
-from playback.service import Playback
-from playback.sessions import SessionStore
-from qoe.collector import QoeCollector
-from qoe.windows import QoeWindows
+from core.errors import Conflict, NotFound
 from subscriber import billing, inventory, orchestrator
-from subscriber import db as subscriber_db
-from subscriber.faults import Faults
 from subscriber.offers import SVOD_OFFERINGS, find_offering, tvod_price_tiers
 from subscriber.tables import ChargeRow, DeviceRow, OrderRow
 
-log = logging.getLogger(__name__)
-
 TMF = "/tmf-api"
-ID = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,99}$"
 CustomerQuery = Annotated[str, Query(pattern=ID, max_length=100)]
 OrderIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 KeyHeader = Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=120)]
@@ -90,14 +78,12 @@ class RentalBody(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
     customer_id: str = Field(alias="customerId", pattern=ID, max_length=100)
-    title_id: str = Field(alias="titleId", pattern=r"^[A-Za-z0-9][A-Za-z0-9._:~@+-]{0,199}$")
+    title_id: str = Field(alias="titleId", pattern=TITLE_ID_PATTERN)
 
 
 Result = tuple[int, Any]
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody, "description": "unknown"}}
-CONFLICT: dict[int | str, dict[str, Any]] = {
-    409: {"model": ErrorBody, "description": "refused: no active service, limit reached, ..."}
-}
+NOT_FOUND = documented({404: "unknown"})
+CONFLICT = documented({409: "refused: no active service, limit reached, ..."})
 REPLAYED: dict[int | str, dict[str, Any]] = {200: {"description": "replayed: the existing one"}}
 
 
@@ -158,14 +144,24 @@ def _subscription(session: Session, customer: str) -> tuple[OrderRow, Any]:
     registrations and rentals per customer); 409 without an active subscription."""
     cfs = inventory.active_cfs(session, customer)
     if cfs is None:
-        raise HTTPException(409, f"customer {customer!r} has no active VOD service")
+        raise Conflict(None, f"customer {customer!r} has no active VOD service",
+                       reason="no_active_service")  # fmt: skip
     session.refresh(cfs, with_for_update=True)
     order = session.get(OrderRow, cfs.order_id)
     assert order is not None
     return order, find_offering(order.offering_id)
 
 
+def _has_service(customer: str) -> Conflict:
+    return Conflict(None, f"customer {customer!r} already has a service", reason="has_service")
+
+
+def _unknown_order(order_id: str) -> NotFound:
+    return NotFound(None, f"unknown order {order_id!r}", reason="unknown_order")
+
+
 def router() -> APIRouter:
+    """The TMF-shaped routes; writes go through `app.state.write_sessions`."""
     r = APIRouter()
 
     @r.get(
@@ -209,7 +205,7 @@ def router() -> APIRouter:
         def work(s: Session) -> Result:
             order_id = orchestrator.order_id_for(body.customer_id, key)
             if s.get(OrderRow, order_id) is None and inventory.active_cfs(s, body.customer_id):
-                raise HTTPException(409, f"customer {body.customer_id!r} already has a service")
+                raise _has_service(body.customer_id)
             order, created = orchestrator.create_order(
                 s, order_id=order_id, customer=body.customer_id, territory=body.territory,
                 offering_id=body.product_offering.id,
@@ -233,7 +229,7 @@ def router() -> APIRouter:
     def _order(s: Session, order_id: str) -> OrderRow:
         order = s.get(OrderRow, order_id)
         if order is None:
-            raise HTTPException(404, f"unknown order {order_id!r}")
+            raise _unknown_order(order_id)
         return order
 
     @r.get(
@@ -254,7 +250,7 @@ def router() -> APIRouter:
         def work(s: Session) -> Result:
             order = _order(s, order_id)
             if order.state != "completed" and inventory.active_cfs(s, order.customer):
-                raise HTTPException(409, f"customer {order.customer!r} already has a service")
+                raise _has_service(order.customer)
             order = orchestrator.run(s, order.id, request.app.state.faults)
             return 200, orchestrator.product_order(order)
 
@@ -270,7 +266,7 @@ def router() -> APIRouter:
         def work(s: Session) -> Result:
             found = orchestrator.service_order(s, order_id)
             if found is None:
-                raise HTTPException(404, f"unknown order {order_id!r}")
+                raise _unknown_order(order_id)
             return 200, found
 
         return await _in_thread(request, work)
@@ -317,8 +313,8 @@ def router() -> APIRouter:
                 return 200, _device_view(same)
             active = sum(d.state == "active" for d in rows)
             if active >= offering.device_limit:
-                raise HTTPException(409, f"device limit {offering.device_limit} reached for "
-                                         f"the {offering.name} tier")  # fmt: skip
+                raise Conflict(None, f"device limit {offering.device_limit} reached for the "
+                               f"{offering.name} tier", reason="device_limit")  # fmt: skip
             row = same or DeviceRow(customer=body.customer_id, device_id=body.device_id)
             row.drm_system, row.security_level = body.drm_system, body.security_level.value
             row.device_class, row.state = body.device_class.value, "active"
@@ -353,11 +349,12 @@ def router() -> APIRouter:
             now = datetime.now(UTC)
             detail = store.title_detail(s, body.title_id, order.territory, now)
             if detail is None:
-                raise HTTPException(404, f"unknown title {body.title_id!r}")
+                raise NotFound(None, f"unknown title {body.title_id!r}", reason="unknown_title")
             tvod = [w for w in detail.windows
                     if w.license_type.value == "TVOD" and w.open and w.srp is not None]  # fmt: skip
             if not tvod:
-                raise HTTPException(409, f"{body.title_id!r} is not for rent in {order.territory}")
+                raise Conflict(None, f"{body.title_id!r} is not for rent in {order.territory}",
+                               reason="not_for_rent")  # fmt: skip
             w = min(tvod, key=lambda x: x.srp)
             hours = w.rental_duration_hours or 48
             charge, created = billing.charge_once(
@@ -367,7 +364,8 @@ def router() -> APIRouter:
                 period_start=now, period_end=now + timedelta(hours=hours),
             )  # fmt: skip
             if charge.title_id != body.title_id:
-                raise HTTPException(409, "Idempotency-Key already used for another title")
+                raise Conflict(None, "Idempotency-Key already used for another title",
+                               reason="idempotency_key_reused")  # fmt: skip
             return (201 if created else 200), _rental_view(charge, replayed=not created)
 
         return await _in_thread(request, work)
@@ -392,51 +390,4 @@ def router() -> APIRouter:
 
         return await _in_thread(request, work)
 
-    r.include_router(console.router())
     return r
-
-
-def create_app(
-    database_url: str | None = None,
-    *,
-    faults: Faults | None = None,
-    playback: PlaybackConfig | None = None,
-    redis: Any | None = None,
-) -> FastAPI:
-    """The catalogue API plus the subscriber, playback-session and QoE routes, on one database
-    (tables created here). Playback comes from `playback` or the environment
-    (`PlaybackConfig.load`); without a token secret its routes answer 503."""
-    url = database_url or db.database_url()
-    engine = subscriber_db.setup(url)
-    app = create_catalogue_app(url, migrate=False)
-    app.state.engine.dispose()
-    app.state.engine = engine
-    app.state.sessions = db.read_session_factory(engine)
-    app.state.write_sessions = db.session_factory(engine)
-    app.state.faults = faults or Faults.from_env()
-    app.title = "vod-pipeline catalogue, subscribers, playback and QoE"
-    app.state.playback, app.state.qoe = _playback_and_qoe(app, playback, redis)
-    app.include_router(router())
-    app.include_router(playback_api.router())
-    app.include_router(qoe_api.router())
-    playback_api.add_cors(app)
-    return app
-
-
-def _playback_and_qoe(
-    app: FastAPI, config: PlaybackConfig | None, redis: Any | None
-) -> tuple[Playback | None, QoeCollector]:
-    if config is None:
-        try:
-            config = PlaybackConfig.load()
-        except ConfigError as e:
-            log.warning("playback sessions disabled: %s", e)
-    url, prefix = (config.redis_url, config.redis_prefix) if config else redis_from_env()
-    if redis is None:
-        import redis as redis_lib
-
-        redis = redis_lib.Redis.from_url(url)
-    pb = Playback.connect(config, redis) if config else None
-    sessions = pb.sessions if pb else SessionStore(redis, prefix)
-    qoe = QoeCollector(QoeWindows(redis, prefix), sessions, app.state.write_sessions)
-    return pb, qoe

@@ -189,7 +189,7 @@ def _summary(body: dict) -> tuple:
 
 
 def start_server(url: str, workers: int) -> tuple[subprocess.Popen, str]:
-    return loopback.start_server("api.catalogue:create_app", {db.ENV_URL: url}, workers)
+    return loopback.start_server("api.app:create_app", {db.ENV_URL: url}, workers)
 
 
 def post_json(path: str) -> loopback.Send:

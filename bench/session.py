@@ -152,7 +152,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "VOD_ORIGIN_URL": "https://cdn.example",
                 "VOD_HEARTBEAT_TTL": "600",
             }
-            proc, base = start_server("api.subscriber:create_app", env, args.server_workers)
+            proc, base = start_server("api.app:create_app", env, args.server_workers)
             n = args.requests
             customers = [f"bench-c{i:05d}" for i in range((n + 3) // 4 + 2)]
             result["activation_s"] = activate(base, customers, args.concurrency)

@@ -7,7 +7,6 @@ Session. Writers commit through `session_scope` so a failed import leaves nothin
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,15 +15,17 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-ENV_URL = "VOD_DATABASE_URL"
+from core.settings import settings
+
+ENV_URL = "VOD_DATABASE_URL"  # declared in core.settings; click options name it
 DEFAULT_SQLITE = "catalogue.db"
 
 
 def database_url(path: str | Path | None = None) -> str:
-    """`VOD_DATABASE_URL` when set, else a SQLite file (default ./catalogue.db)."""
-    if path is None and os.environ.get(ENV_URL):
-        return os.environ[ENV_URL]
-    return f"sqlite:///{Path(path or DEFAULT_SQLITE).resolve()}"
+    """`VOD_DATABASE_URL` (core.settings) when set, else a SQLite file (default ./catalogue.db,
+    made absolute so a later change of directory does not move it)."""
+    configured = settings().database_url if path is None else None
+    return configured or f"sqlite:///{Path(path or DEFAULT_SQLITE).resolve()}"
 
 
 def normalise_url(url: str) -> str:

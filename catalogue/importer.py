@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from catalogue.avails_xlsx import parse_avails_xlsx
-from catalogue.avails_xml import MAX_XML_BYTES, avails_from_root
+from catalogue.avails.from_xlsx import parse_avails_xlsx
+from catalogue.avails.from_xml import MAX_XML_BYTES, avails_from_root
 from catalogue.model import ImportResult
 from catalogue.sidecar import parse_sidecar
 from core.errors import PipelineError

@@ -11,6 +11,9 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+# A title id as URLs, sessions and CMCD `cid` name it (`Title.content_id` unless mapped).
+TITLE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:~@+-]{0,199}$"
+
 
 class LicenseType(StrEnum):
     SVOD = "SVOD"

@@ -81,6 +81,10 @@ class Settings(BaseSettings):
         None, description="Broker redelivery of unacknowledged tasks (default: hard + 300)"
     )
     max_retries: int = Field(5, ge=0, description="Retries of a task after a transient error")
+    lease_seconds: float = Field(
+        60, ge=3, description="A running task's lease, renewed every third of it; a dead "
+        "worker's steps are re-queued about this long after it stopped renewing"
+    )  # fmt: skip
     key_store: Path | None = Field(
         None, description="Local content-key store (default ~/.local/share/vod-pipeline/)"
     )
@@ -102,6 +106,9 @@ class Settings(BaseSettings):
 
     @field_validator("broker_url", "result_backend", "state_url", "playback_redis_url",
                      "database_url", "s3_endpoint_url", "origin", "work_url", "public_api_url",
+                     "key_store", "catalogue_dir", "playback_config", "player_libs",
+                     "token_secret", "session_secret", "key_server_token", "time_limit",
+                     "visibility_timeout", "session_lifetime", "heartbeat_ttl",
                      mode="before")  # fmt: skip
     @classmethod
     def _blank_is_unset(cls, v: Any) -> Any:

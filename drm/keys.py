@@ -39,10 +39,12 @@ _HEX = re.compile(r"[0-9a-fA-F]*")
 
 
 class DrmError(PipelineError):
-    """A DRM configuration or signalling problem the operator can fix."""
+    """A DRM configuration or signalling problem the operator can fix (bad input, 422)."""
 
-    def __init__(self, cause: str, path: str | None = None):
-        super().__init__(path, cause, stage="drm")
+    def __init__(
+        self, cause: str, path: str | None = None, *, stage: str = "drm", detail: str = ""
+    ):
+        super().__init__(path, cause, stage=stage, detail=detail)
 
 
 @dataclass(frozen=True, repr=False)

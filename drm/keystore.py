@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
 
+from core.settings import settings
 from drm.keys import LABELS, ContentKey, DrmError, kid_uuid
 
 __all__ = ["LocalKeyStore", "KeyStoreError", "default_store_path"]
@@ -39,9 +40,9 @@ _BUSY_TIMEOUT_S = 30.0
 
 def default_store_path() -> Path:
     """$VOD_KEY_STORE, else ~/.local/share/vod-pipeline/keys.sqlite (never on the origin)."""
-    env = os.environ.get("VOD_KEY_STORE")
-    if env:
-        return Path(env).expanduser()
+    configured = settings().key_store
+    if configured is not None and configured != Path():  # VOD_KEY_STORE="" reads as Path(".")
+        return configured.expanduser()
     base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
     return base / "vod-pipeline" / "keys.sqlite"
 

@@ -1,7 +1,7 @@
 """Playback settings: which CDN origin signs a session's URLs, and the secrets and lifetimes.
 
 Read once per process from a YAML file (`VOD_PLAYBACK_CONFIG`) or, for the one-origin case,
-from environment variables. Secrets are `SecretStr` so they never appear in a repr or a log.
+from the VOD_* settings. Secrets are `SecretStr` so they never appear in a repr or a log.
 
     # playback.yaml
     session_secret: "..."            # signs licence/heartbeat credentials (all API workers)
@@ -20,39 +20,37 @@ from environment variables. Secrets are `SecretStr` so they never appear in a re
       - name: default                # any region without an origin of its own
         ...
 
-Environment (no file): VOD_ORIGIN_URL (http://127.0.0.1:8000), VOD_TOKEN_SECRET (required
-for playback), VOD_SESSION_SECRET, VOD_PLAYBACK_REDIS_URL, VOD_KEY_STORE,
-VOD_SESSION_LIFETIME, VOD_HEARTBEAT_TTL, VOD_REDIS_PREFIX.
+Environment (no file), read through `core.settings`: VOD_ORIGIN_URL (http://127.0.0.1:8000),
+VOD_TOKEN_SECRET (required for playback), VOD_SESSION_SECRET, VOD_PLAYBACK_REDIS_URL (default:
+VOD_REDIS_URL, database +2), VOD_KEY_STORE, VOD_SESSION_LIFETIME, VOD_HEARTBEAT_TTL,
+VOD_REDIS_PREFIX, VOD_PUBLIC_API_URL.
 """
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/2"
+from core.errors import ConfigError
+from core.settings import DEFAULT_REDIS_URL as _BASE_REDIS_URL
+from core.settings import Settings, redis_db, settings
+
+DEFAULT_REDIS_URL = redis_db(_BASE_REDIS_URL, 2)  # what VOD_REDIS_URL's default derives
 DEFAULT_REDIS_PREFIX = "vod:"
-DEFAULT_ORIGIN_URL = "http://127.0.0.1:8000"
+
+__all__ = ["CdnOrigin", "ConfigError", "PlaybackConfig", "redis_location"]
 
 
-def redis_from_env(env: Mapping[str, str] | None = None) -> tuple[str, str]:
-    """(Redis URL, key prefix) for playback and QoE from the environment, with the defaults."""
-    env = os.environ if env is None else env
-    return (
-        env.get("VOD_PLAYBACK_REDIS_URL") or DEFAULT_REDIS_URL,
-        env.get("VOD_REDIS_PREFIX") or DEFAULT_REDIS_PREFIX,
-    )
-
-
-class ConfigError(ValueError):
-    """The playback configuration is unusable; the message names the setting."""
+def redis_location(env: Settings | None = None) -> tuple[str, str]:
+    """(Redis URL, key prefix) for playback and QoE from the settings, with the defaults."""
+    s = env or settings()
+    return s.playback_redis, s.redis_prefix or DEFAULT_REDIS_PREFIX
 
 
 class CdnOrigin(BaseModel):
@@ -86,7 +84,8 @@ class CdnOrigin(BaseModel):
         try:
             return self.private_key_file.read_bytes()
         except OSError as e:
-            raise ConfigError(f"origin {self.name!r}: cannot read private_key_file: {e}") from e
+            cause = f"origin {self.name!r}: cannot read private_key_file: {e}"
+            raise ConfigError(str(self.private_key_file), cause) from e
 
 
 class PlaybackConfig(BaseModel):
@@ -113,53 +112,68 @@ class PlaybackConfig(BaseModel):
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None) -> PlaybackConfig:
-        """From `VOD_PLAYBACK_CONFIG` (YAML) when set, else from the environment."""
-        env = os.environ if env is None else env
-        path = env.get("VOD_PLAYBACK_CONFIG")
-        try:
-            if path:
-                return cls.from_file(Path(path))
-            return cls.from_env(env)
-        except ValueError as e:
-            raise ConfigError(f"playback configuration: {e}") from e
+        """From `VOD_PLAYBACK_CONFIG` (YAML) when set, else from the environment (`env`, or
+        this process's); ConfigError names the setting or file that is wrong."""
+        s = settings(env)
+        if s.playback_config:
+            return cls.from_file(s.playback_config)
+        return cls.from_settings(s)
 
     @classmethod
     def from_file(cls, path: Path) -> PlaybackConfig:
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as e:
-            raise ConfigError(f"{path}: {e}") from e
+            raise ConfigError(str(path), f"playback configuration: {e}") from e
         if not isinstance(data, dict):
-            raise ConfigError(f"{path}: expected a mapping at the top level")
-        return cls.model_validate(data)
+            raise ConfigError(str(path), "playback configuration: expected a mapping at the top")
+        return cls._validated(data, str(path))
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> PlaybackConfig:
-        secret = env.get("VOD_TOKEN_SECRET")
-        if not secret:
+    def from_settings(cls, s: Settings) -> PlaybackConfig:
+        """The one-origin configuration from VOD_* settings (no playback.yaml)."""
+        if s.token_secret is None or not s.token_secret.get_secret_value():
             raise ConfigError(
-                "set VOD_TOKEN_SECRET (the secret `vod serve --token-secret` checks) or "
-                "VOD_PLAYBACK_CONFIG to a playback.yaml"
+                "VOD_TOKEN_SECRET",
+                "playback configuration: set VOD_TOKEN_SECRET (the secret `vod serve "
+                "--token-secret` checks) or VOD_PLAYBACK_CONFIG to a playback.yaml",
             )
-        values: dict[str, object] = {
+        session_secret = s.session_secret.get_secret_value() if s.session_secret else ""
+        redis_url, prefix = redis_location(s)
+        values: dict[str, Any] = {
             "origins": [
                 {
                     "name": "default",
                     "kind": "akamai",
-                    "base_url": env.get("VOD_ORIGIN_URL", DEFAULT_ORIGIN_URL),
-                    "token_secret": secret,
+                    "base_url": s.origin_url,
+                    "token_secret": s.token_secret,
                 }
             ],
             # One process may invent its own; several API workers must share one.
-            "session_secret": env.get("VOD_SESSION_SECRET") or secrets.token_hex(32),
+            "session_secret": session_secret or secrets.token_hex(32),
+            "redis_url": redis_url,
+            "redis_prefix": prefix,
         }
-        values["redis_url"], values["redis_prefix"] = redis_from_env(env)
-        for key, name in (
-            ("session_lifetime", "VOD_SESSION_LIFETIME"),
-            ("heartbeat_ttl", "VOD_HEARTBEAT_TTL"),
-            ("key_store", "VOD_KEY_STORE"),
-            ("public_api_url", "VOD_PUBLIC_API_URL"),
-        ):
-            if env.get(name):
-                values[key] = env[name]
-        return cls.model_validate(values)
+        optional = {
+            "session_lifetime": s.session_lifetime,
+            "heartbeat_ttl": s.heartbeat_ttl,
+            "key_store": s.key_store,
+            "public_api_url": s.public_api_url,
+        }
+        values.update({k: v for k, v in optional.items() if v is not None})
+        return cls._validated(values, "VOD_*")
+
+    @classmethod
+    def _validated(cls, values: dict[str, Any], where: str) -> PlaybackConfig:
+        try:
+            return cls.model_validate(values)
+        except ValidationError as e:
+            raise ConfigError(where, f"playback configuration: {_first_problem(e)}") from None
+
+
+def _first_problem(e: ValidationError) -> str:
+    """One line naming the field: `origins.0: origin 'eu': ... needs token_secret`."""
+    first = e.errors()[0]
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    msg = str(first.get("msg", "")).removeprefix("Value error, ")
+    return f"{where}: {msg}" if where else msg

@@ -1,8 +1,9 @@
 """Playback sessions: entitlement decision -> stream slot -> signed CDN URLs -> session-bound
 licence, heartbeat and CMCD URLs; and the licence proxy that honours only live, entitled sessions.
 
-The HTTP layer (api.playback) validates input and maps `PlaybackError` to a status; this module
-does the work, with the clock passed in.
+The HTTP layer (api.playback) validates input; this module does the work, with the clock passed
+in, and refuses with `playback.errors` (each a core.errors category with its `reason`), which
+the HTTP app answers as problem details.
 """
 
 from __future__ import annotations
@@ -21,28 +22,25 @@ from catalogue.entitlement import Decision, Device, EntitlementRequest, decide
 from drm.keystore import LocalKeyStore
 from drm.signalling.clearkey import ClearKeyRequestError, license_response, requested_kids
 from playback.config import CdnOrigin, PlaybackConfig
+from playback.errors import (
+    BadLicenceRequest,
+    NotEntitled,
+    PlaybackUnavailable,
+    SessionReleased,
+    StreamLimit,
+    UnknownPlayback,
+)
 from playback.manifest_filter import encode_renditions
 from playback.sessions import PlaybackSession, SessionStore
 from playback.streams import StreamSlots
 from playback.tokens import TokenError, cloudfront_signed_url, sign_token, signed_url, verify_token
-from subscriber.context import ContextError, SubscriberContext, load_context
+from subscriber.context import SubscriberContext, load_context
 
 log = logging.getLogger(__name__)
 
 SESSIONS_PATH = "/playback/v1/sessions"
 CMCD_PATH = "/qoe/v1/cmcd"
 KEY_SYSTEM = "org.w3.clearkey"
-
-
-class PlaybackError(Exception):
-    """A refused request: HTTP `status`, a machine-readable `reason`, and a sentence."""
-
-    def __init__(self, status: int, reason: str, detail: str, **extra: Any) -> None:
-        super().__init__(detail)
-        self.status, self.reason, self.detail, self.extra = status, reason, detail, extra
-
-    def body(self) -> dict[str, Any]:
-        return {"reason": self.reason, "detail": self.detail, **self.extra}
 
 
 @dataclass
@@ -76,7 +74,7 @@ class Playback:
 def _decision(db: Session, ctx: SubscriberContext, title_id: str, now: datetime) -> Decision:
     inputs = store.entitlement_inputs(db, title_id, ctx.territory)
     if inputs is None:
-        raise PlaybackError(404, "unknown_title", f"unknown title {title_id!r}")
+        raise UnknownPlayback("unknown_title", f"unknown title {title_id!r}")
     windows, presentation = inputs
     request = EntitlementRequest(
         title_id=title_id,
@@ -88,8 +86,7 @@ def _decision(db: Session, ctx: SubscriberContext, title_id: str, now: datetime)
     )
     decision = decide(request, windows, ctx.purchases(title_id), presentation, now)
     if not decision.allowed:
-        raise PlaybackError(
-            403,
+        raise NotEntitled(
             str(decision.reason),
             f"not entitled to {title_id!r}: {decision.reason}",
             offers=[str(o) for o in decision.offers],
@@ -157,17 +154,13 @@ def create_session(
     now: datetime,
 ) -> dict[str, Any]:
     """Decide, take a stream slot, sign; the client's whole playback setup as JSON."""
-    try:
-        ctx = load_context(db, customer, device_id)
-    except ContextError as e:
-        raise PlaybackError(e.status, e.reason, e.detail) from None
+    ctx = load_context(db, customer, device_id)
     decision = _decision(db, ctx, title_id, now)
     limit = ctx.offering.concurrent_streams
     sid = secrets.token_urlsafe(18)
     live = pb.slots.acquire(customer, sid, limit)
     if not live:
-        raise PlaybackError(
-            409,
+        raise StreamLimit(
             "concurrent_stream_limit",
             f"{ctx.offering.name} allows {limit} concurrent streams and {limit} are playing",
             limit=limit,
@@ -254,23 +247,24 @@ def create_session(
 
 
 def authorise(pb: Playback, sid: str, auth: str | None, action: str, now: float) -> PlaybackSession:
-    """The session behind a credential, or PlaybackError (403 bad/expired, 404 gone)."""
+    """The session behind a credential, or a PlaybackError (403 bad/expired, 404 gone, 410
+    released)."""
     if not auth:
-        raise PlaybackError(403, "missing_credential", "the session URL lacks its auth= credential")
+        raise NotEntitled("missing_credential", "the session URL lacks its auth= credential")
     secret = pb.config.session_secret.get_secret_value().encode()
     try:
         fields = verify_token(secret, auth, f"{SESSIONS_PATH}/{sid}/{action}", now)
     except TokenError as e:
-        raise PlaybackError(
-            403, f"credential_{e.reason}", f"session credential refused: {e.reason}"
+        raise NotEntitled(
+            f"credential_{e.reason}", f"session credential refused: {e.reason}"
         ) from None
     if fields.get("id") != sid:
-        raise PlaybackError(403, "credential_out_of_scope", "credential is for another session")
+        raise NotEntitled("credential_out_of_scope", "credential is for another session")
     record = pb.sessions.get(sid)
     if record is None:
-        raise PlaybackError(404, "unknown_session", f"session {sid} has expired or never existed")
+        raise UnknownPlayback("unknown_session", f"session {sid} has expired or never existed")
     if record.released:
-        raise PlaybackError(410, "session_released", f"session {sid} was released")
+        raise SessionReleased("session_released", f"session {sid} was released")
     return record
 
 
@@ -278,8 +272,7 @@ def _hold_slot(pb: Playback, record: PlaybackSession) -> int:
     """Renew (or retake) the session's stream slot; the number of live streams."""
     live = pb.slots.heartbeat(record.customer, record.id, record.stream_limit)
     if not live:
-        raise PlaybackError(
-            409,
+        raise StreamLimit(
             "concurrent_stream_limit",
             f"session {record.id} stopped heartbeating and its stream slot went "
             f"to another stream ({record.stream_limit} allowed)",
@@ -312,17 +305,16 @@ def issue_licence(
     try:
         asked = requested_kids(body)
     except ClearKeyRequestError as e:
-        raise PlaybackError(400, "bad_license_request", str(e)) from None
+        raise BadLicenceRequest("bad_license_request", str(e)) from None
     allowed = record.allowed_kids()
     granted = [k for k in asked if k in allowed]
     if not granted:
-        raise PlaybackError(
-            403,
+        raise NotEntitled(
             "kid_not_entitled",
             "none of the requested keys is covered by this session's policy",
         )
     if pb.key_store is None:
-        raise PlaybackError(503, "no_key_store", "the licence proxy has no key store configured")
+        raise PlaybackUnavailable("no_key_store", "the licence proxy has no key store configured")
     _hold_slot(pb, record)
     keys = {}
     for kid in granted:

@@ -30,18 +30,19 @@ import hmac
 from datetime import UTC, datetime
 from urllib.parse import quote, unquote
 
+from core.errors import Refused
+
 TOKEN_PARAM = "hdnts"
 PATH_PREFIX = "/__token__/"
 _FIELDS = ("st", "exp", "acl", "id", "data")
 REASONS = ("malformed", "expired", "not_yet_valid", "bad_signature", "out_of_scope")
 
 
-class TokenError(ValueError):
+class TokenError(Refused):
     """A token was refused; `reason` is one of REASONS."""
 
     def __init__(self, reason: str, detail: str = "") -> None:
-        self.reason = reason
-        super().__init__(f"{reason}: {detail}" if detail else reason)
+        super().__init__(None, f"{reason}: {detail}" if detail else reason, reason=reason)
 
 
 def _mac(secret: bytes, message: str) -> str:

@@ -18,6 +18,8 @@ from typing import Any
 
 import http_sf
 
+from core.errors import BadInput
+
 HEADER_NAMES = ("CMCD-Object", "CMCD-Request", "CMCD-Session", "CMCD-Status")
 MAX_FIELD_BYTES = 8 * 1024
 MAX_BODY_LINES = 200
@@ -75,8 +77,13 @@ KEYS = V1_KEYS | frozenset(
 STRING_LIMITS = {"sid": 64, "cid": 128}
 
 
-class CmcdError(ValueError):
+class CmcdError(BadInput):
     """A report that is not CMCD: the message says which part and why (HTTP 400)."""
+
+    status = 400
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(None, cause, reason="bad_cmcd")
 
 
 def _plain(value: Any) -> Any:

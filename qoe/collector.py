@@ -20,16 +20,17 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from catalogue.model import TITLE_ID_PATTERN
 from playback.sessions import PlaybackSession, SessionStore
 from qoe import alarms, impact
 from qoe.kpi import Folded, SessionQoe, ended, fold, kpis
+from qoe.tables import AlarmRow
 from qoe.windows import QoeWindows
-from subscriber.tables import AlarmRow
 
 log = logging.getLogger(__name__)
 
 MAX_SKEW_MS = 10 * 60_000
-_TITLE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:~@+-]{0,199}$")
+_TITLE = re.compile(TITLE_ID_PATTERN)
 UNKNOWN = "unknown"
 
 

@@ -1,6 +1,7 @@
 """What a playback decision needs to know about a subscriber: plan, territory, the device, the
 rentals and the CDN region activation assigned. Read from the inventory, device and charge
-tables; a missing piece is a `PlaybackError`-shaped refusal raised by the caller's mapping.
+tables; a missing piece is a ContextError whose category (refused, conflict) and `reason` the
+HTTP app answers as they are.
 """
 
 from __future__ import annotations
@@ -12,17 +13,25 @@ from sqlalchemy.orm import Session, aliased
 
 from catalogue.entitlement import DeviceClass, Purchase, SecurityLevel
 from catalogue.model import LicenseType
+from core.errors import Conflict, Refused, VodError
 from subscriber import inventory
 from subscriber.offers import SvodOffering, find_offering
 from subscriber.tables import ChargeRow, DeviceRow, OrderRow, ServiceRow
 
 
-class ContextError(LookupError):
-    """The subscriber cannot play at all; `reason` is machine-readable, `status` the HTTP one."""
+class ContextError(VodError):
+    """The subscriber cannot play at all; `reason` is machine-readable."""
 
-    def __init__(self, status: int, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status, self.reason, self.detail = status, reason, detail
+    def __init__(self, reason: str, cause: str) -> None:
+        super().__init__(None, cause, reason=reason)
+
+
+class NotSubscribed(ContextError, Refused):
+    """No active service, or the device is not registered: 403."""
+
+
+class InconsistentInventory(ContextError, Conflict):
+    """The inventory names an offering we do not sell: 409."""
 
 
 @dataclass(frozen=True)
@@ -63,16 +72,16 @@ def load_context(db: Session, customer: str, device_id: str) -> SubscriberContex
         .limit(1)
     ).first()
     if row is None:
-        raise ContextError(
-            403, "no_active_subscription", f"customer {customer!r} has no active VOD service"
+        raise NotSubscribed(
+            "no_active_subscription", f"customer {customer!r} has no active VOD service"
         )
     order, device, cdn_service = row
     offering = find_offering(order.offering_id)
     if offering is None:
-        raise ContextError(409, "inconsistent_inventory", f"unknown offering of {customer!r}")
+        raise InconsistentInventory("inconsistent_inventory", f"unknown offering of {customer!r}")
     if device is None or device.state != "active":
-        raise ContextError(
-            403, "device_not_registered", f"device {device_id!r} is not registered to {customer!r}"
+        raise NotSubscribed(
+            "device_not_registered", f"device {device_id!r} is not registered to {customer!r}"
         )
     region = (cdn_service.characteristics or {}).get("region") if cdn_service else None
     rentals = list(

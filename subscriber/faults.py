@@ -6,12 +6,17 @@ system names such as `billing,drm`.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
+from core.errors import Transient
+from core.settings import settings
 
-class SystemDown(RuntimeError):
+
+class SystemDown(Transient):
     """A downstream system refused or did not answer."""
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(None, cause, reason="system_down")
 
 
 @dataclass
@@ -20,7 +25,7 @@ class Faults:
 
     @classmethod
     def from_env(cls) -> Faults:
-        raw = os.environ.get("VOD_FAULTS", "")
+        raw = settings().faults
         return cls({s.strip() for s in raw.split(",") if s.strip()})
 
     def check(self, system: str) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from catalogue import store
 from catalogue.entitlement import DEVICE_MAX_HEIGHT, HARDWARE_BACKED, SecurityLevel
+from core.errors import Refused
 from subscriber import billing, inventory
 from subscriber.offers import SvodOffering, find_offering, tvod_price_tiers
 from subscriber.quote import quote
@@ -49,8 +50,11 @@ RFS: dict[str, list[tuple[str, str]]] = {
 }  # fmt: skip
 
 
-class StepFailed(RuntimeError):
+class StepFailed(Refused):
     """A business refusal (not serviceable, not sold here): the order fails with this reason."""
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(None, cause, reason="step_refused")
 
 
 @dataclass

@@ -3,7 +3,8 @@
 A separate DeclarativeBase on the catalogue's database (same URL, same engine helpers): kept out
 of `catalogue.tables.Base` so the catalogue's Alembic autogenerate check does not see these
 tables. `subscriber.db.setup` creates them with `create_all`; folding them into an Alembic
-migration is a follow-up.
+migration is a follow-up. Layers above declare their tables on the same base (QoE alarms:
+`qoe.tables`), so that one `create_all` makes them too once they are imported.
 """
 
 from __future__ import annotations
@@ -124,28 +125,3 @@ class ChargeRow(SubscriberBase):
     period_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
     state: Mapped[str] = mapped_column(String(10))  # rated | void
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class AlarmRow(SubscriberBase):
-    """A QoE alarm (TMF642): one KPI of one (title, device class, CDN) aggregate crossing its
-    threshold; `affected` holds the services found through the dependency map."""
-
-    __tablename__ = "sub_alarms"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    alarmed_object: Mapped[str] = mapped_column(String(300), index=True)
-    indicator: Mapped[str] = mapped_column(String(60))
-    title_id: Mapped[str] = mapped_column(String(200))
-    device_class: Mapped[str] = mapped_column(String(20))
-    cdn: Mapped[str] = mapped_column(String(64))
-    severity: Mapped[str] = mapped_column(String(10))
-    state: Mapped[str] = mapped_column(String(10), index=True)  # raised | cleared
-    specific_problem: Mapped[str] = mapped_column(Text)
-    observed: Mapped[float] = mapped_column()
-    threshold: Mapped[float] = mapped_column()
-    cleared_value: Mapped[float | None] = mapped_column()
-    window_start: Mapped[datetime] = mapped_column(UTCDateTime)
-    raised_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    affected: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)

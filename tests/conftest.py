@@ -11,15 +11,18 @@ from typing import Any
 import pytest
 
 from tests.support.common import ROOT, MediaFactory, run_vod
+from tests.support.markers import markers_for
 
 # Shared fixtures live in tests/support; registering them here makes them visible to every test
 # module without importing fixture names (which shadow the fixture arguments).
 pytest_plugins = [
+    "tests.support.postgres",
     "tests.support.player_harness",
     "tests.support.s3_server",
     "tests.support.redis_server",
     "tests.support.subscriber_db",
     "tests.support.playback_env",
+    "tests.support.workers",
 ]
 
 if str(ROOT) not in sys.path:  # `fixtures` is a repo folder, not an installed package
@@ -89,3 +92,14 @@ def sample_title(tmp_path_factory: pytest.TempPathFactory, sample_mov: Path) -> 
     )
     assert proc.returncode == 0, proc.stderr
     return {"origin": origin, "summary": json.loads(proc.stdout), "dir": origin / "sample"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects: the implied markers must count
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that opens Chromium `browser` and every test that reaches Redis,
+    PostgreSQL, moto_server or Celery workers `services`, from the fixtures it uses."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params if callspec is not None else {}
+        for name in sorted(markers_for(getattr(item, "fixturenames", ()), params)):
+            item.add_marker(name)

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from core.errors import VodError
 
@@ -24,7 +25,7 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except VodError as e:
-            err.print(f"[red]error:[/red] {e.one_line()}", markup=True, soft_wrap=True)
+            err.print(f"[red]error:[/red] {escape(e.one_line())}", markup=True, soft_wrap=True)
             if e.detail and click.get_current_context().find_root().params.get("verbose"):
                 err.print(e.detail, markup=False)
             sys.exit(EXIT_ERROR)

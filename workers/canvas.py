@@ -54,7 +54,7 @@ def submit(job: JobSpec, *, force: bool = False) -> Submitted:
         if existing is not None and not force:
             if existing.state == "done":
                 return "already-done"
-            if existing.state in ("queued", "running"):
+            if existing.state in ("queued", "running", "recovering"):
                 return "already-running"
         idem.forget(job.job_id)
         create_job(job)

@@ -10,7 +10,7 @@ out again after the visibility timeout, or someone resubmitted the job. So every
 * records its marker last, once its outputs are in place.
 
 The work dir, `$VOD_WORK_DIR/<job_id>/` (default: under the system temp dir), is shared by the
-workers of one machine.
+workers of one machine; `workers.cleanup` removes it when the job has ended.
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from core.settings import Settings, settings
 from workers.jobs import client, job_key
 
 
@@ -54,8 +54,9 @@ def forget(job_id: str) -> None:
 
 
 def work_root() -> Path:
-    root = os.environ.get("VOD_WORK_DIR") or str(Path(tempfile.gettempdir()) / "vod-work")
-    return Path(root)
+    """VOD_WORK_DIR: this machine's job folders (set but empty: the default)."""
+    configured = settings().work_dir
+    return configured if configured != Path() else Settings.model_fields["work_dir"].default
 
 
 def job_dir(job_id: str) -> Path:

@@ -1,4 +1,4 @@
-"""The ingest bucket: which objects are new sources, claiming one, its sidecar, moving it on.
+"""The ingest bucket: which objects are new sources, their sidecars, moving them on.
 
 Layout under a watched `s3://BUCKET/PREFIX` (every name below is relative to PREFIX):
 
@@ -9,11 +9,8 @@ Layout under a watched `s3://BUCKET/PREFIX` (every name below is relative to PRE
     quarantine/film.mov.error.json   ... with why: cause, stage, time, job id
     claims/film.mov.<etag>.claim     who claimed that version of the source
 
-Claiming is atomic in Redis: `SET vod:claim:<bucket>/<key>/<etag> <watcher> NX`; exactly one
-watcher wins it, for every watcher shares the job-state Redis. The winner then writes the
-claim object with `If-None-Match: *` (S3 conditional write, which moto, MinIO and AWS honour),
-a second guard for watchers that do not share a Redis; a store that refuses conditional writes
-(501 NotImplemented) leaves the Redis claim as the only atomic step.
+Claiming a source version (the claim object, the Redis claim and the job, atomically) is
+`workers.claims`.
 
 Keys that could escape a prefix or corrupt a log line (`..` segments, control characters,
 leading '/', ...) are never claimed, never copied and never used as local paths: they are
@@ -23,7 +20,6 @@ the copy (size, and ETag where the copy was not multipart), and only then delete
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import time
@@ -34,16 +30,17 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.errors import PipelineError
+from pipeline.planning.channel_map import AudioMap
 from pipeline.storage.s3 import check_key, reason, s3_url, transfer_config
-from workers.jobs import DrmOptions, JobSpec, Subtitle, job_id_for
+from pipeline.workflow.protection import DrmOptions
+from pipeline.workflow.spec import Subtitle
+from workers.jobs import JobSpec, job_id_for
 
 ARCHIVE, QUARANTINE, CLAIMS = "archive", "quarantine", "claims"
 RESERVED = (f"{ARCHIVE}/", f"{QUARANTINE}/", f"{CLAIMS}/")
 SUBTITLE_SUFFIXES = (".vtt", ".srt", ".ttml", ".dfxp", ".scc")
 ERROR_SUFFIX = ".error.json"
 MAX_SIDECAR_BYTES = 1024 * 1024
-CLAIM_PREFIX = "vod:claim:"
-CLAIM_TTL = 90 * 24 * 3600  # a claim outlives any job; the source is gone long before
 _TITLE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -158,49 +155,6 @@ def list_candidates(
     return out
 
 
-# -- claims --------------------------------------------------------------------------------------
-
-
-def claim_redis_key(bucket: str, key: str, etag: str) -> str:
-    return f"{CLAIM_PREFIX}{bucket}/{key}/{etag.strip(chr(34))}"
-
-
-def claim(r: Any, client: Any, bucket: str, prefix: str, cand: Candidate, watcher: str) -> bool:
-    """True for exactly one caller per (bucket, key, etag), however many watchers race."""
-    from botocore.exceptions import ClientError
-
-    if not r.set(claim_redis_key(bucket, cand.key, cand.etag), watcher, nx=True, ex=CLAIM_TTL):
-        return False
-    body = json.dumps({"watcher": watcher, "key": cand.key, "etag": cand.etag, "time": time.time()})
-    try:
-        client.put_object(
-            Bucket=bucket,
-            Key=claim_object_key(prefix, cand.key, cand.etag),
-            Body=body.encode(),
-            ContentType="application/json",
-            IfNoneMatch="*",
-        )
-    except ClientError as exc:
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        code = exc.response.get("Error", {}).get("Code")
-        if status == 412 or code in ("PreconditionFailed", "ConditionalRequestConflict"):
-            return False  # another deployment's watcher holds it
-        if status != 501 and code != "NotImplemented":
-            raise
-    return True
-
-
-def drop_claim_object(client: Any, bucket: str, prefix: str, key: str, etag: str) -> None:
-    """The claim object is bookkeeping, not a source: removed once the source moved on."""
-    client.delete_object(Bucket=bucket, Key=claim_object_key(prefix, key, etag))
-
-
-def reject_once(r: Any, bucket: str, rejected: Rejected) -> bool:
-    """True the first time a refused object version is seen (report it once, not per scan)."""
-    digest = hashlib.sha256(f"{bucket}\0{rejected.key}\0{rejected.etag}".encode()).hexdigest()
-    return bool(r.set(f"vod:watch:rejected:{digest[:32]}", "1", nx=True, ex=CLAIM_TTL))
-
-
 # -- the sidecar ---------------------------------------------------------------------------------
 
 
@@ -230,6 +184,7 @@ class IngestSidecar(BaseModel):
     rights: list[Any] | dict[str, Any] | None = None  # catalogue.sidecar windows
     segment_seconds: float | None = Field(default=None, gt=0)
     chunk_seconds: float | None = Field(default=None, gt=0)
+    audio: AudioMap | None = None  # {"tracks": ["L", "R", "C", "LFE", "Ls", "Rs"]}
 
 
 def read_sidecar(client: Any, bucket: str, key: str) -> tuple[IngestSidecar | None, str | None]:
@@ -354,6 +309,8 @@ def build_spec(
         options["segment_seconds"] = side.segment_seconds
     if side.chunk_seconds:
         options["chunk_seconds"] = side.chunk_seconds
+    if side.audio:
+        options["audio_map"] = side.audio.tracks
     try:
         draft = JobSpec(job_id="-", source=s3_url(bucket, cand.key), **options)
     except ValidationError as exc:

@@ -18,90 +18,26 @@ from functools import cache
 from typing import Any, Literal
 
 import redis
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
-from workers.app import DEFAULT_BROKER
+from core.settings import settings
+from pipeline.workflow.spec import TitleSpec
+from workers import lease
 
 STAGES = ("probe", "plan", "encode", "package", "publish", "catalogue", "finalize")
 JOB_PREFIX = "vod:job:"
 JOBS_INDEX = "vod:jobs"
-StageState = Literal["pending", "running", "retrying", "done", "failed"]
-JobStatus = Literal["queued", "running", "done", "failed"]
+# "recovering": the worker running it died (its lease lapsed, see workers.lease); re-queued
+StageState = Literal["pending", "running", "recovering", "retrying", "done", "failed"]
+JobStatus = Literal["queued", "running", "recovering", "done", "failed"]
 
 
-class DrmOptions(BaseModel):
-    """Where the worker finds keys; the keys themselves never appear here."""
-
-    systems: str = "clearkey"  # e.g. "clearkey" or "widevine,playready,fairplay" or "all"
-    scheme: Literal["cenc", "cbcs", "both"] = "cenc"
-    key_store: str | None = None  # local key store path (default: the worker's default store)
-    key_server: str | None = None  # CPIX / SPEKE URL; its token comes from the worker's env
-    license_url: str | None = None
-
-    def protection(self) -> Any:
-        """The `drm.encryption.protect.Protection` these options describe, built where keys
-        may live: in the worker. A key server's bearer token comes from $VOD_KEY_SERVER_TOKEN."""
-        from drm.encryption.protect import Protection, parse_systems
-
-        systems = parse_systems(self.systems)
-        provider: Any
-        if self.key_server:
-            from drm.keyexchange.speke import SpekeClient
-
-            provider = SpekeClient(
-                self.key_server,
-                token=os.environ.get("VOD_KEY_SERVER_TOKEN") or None,
-                scheme="cbcs" if self.scheme != "cenc" else "cenc",
-                systems=[s for s in systems if s != "fairplay"],
-            )
-        else:
-            from drm.keystore import LocalKeyStore, default_store_path
-
-            provider = LocalKeyStore(self.key_store or default_store_path())
-        return Protection(
-            systems=systems, scheme=self.scheme, provider=provider, license_url=self.license_url
-        )
-
-
-class Subtitle(BaseModel):
-    path: str
-    language: str
-
-
-class JobSpec(BaseModel):
-    """One title to ingest, as submitted. JSON-only so it can ride in task arguments."""
+class JobSpec(TitleSpec):
+    """One title to build (`TitleSpec`) under a job id; JSON-only so it can ride in task
+    arguments. `chunk_seconds` splits long encodes into GOP/segment-aligned chunks."""
 
     job_id: str
-    source: str  # local path or s3://bucket/key
-    title_id: str
-    origin: str  # local directory or s3://bucket/prefix
-    device_classes: list[str] = Field(default_factory=lambda: ["web"])
-    drm: DrmOptions | None = None
-    subtitles: list[Subtitle] = Field(default_factory=list)
-    segment_seconds: float = 6.0
-    chunk_seconds: float | None = (
-        None  # split encodes into chunks (when pipeline.encode.chunks exists)
-    )
-    preset: str = "veryfast"  # x264/x265 preset: speed against bits
-
-    @field_validator("title_id")
-    @classmethod
-    def _safe_title(cls, value: str) -> str:
-        """Refused at submit rather than after hours of encoding, at publish."""
-        from core.errors import PipelineError
-        from pipeline.storage.local import check_title_id
-
-        try:
-            return check_title_id(value)
-        except PipelineError as exc:
-            raise ValueError(exc.cause) from None
-
-    @field_validator("device_classes")
-    @classmethod
-    def _some_class(cls, value: list[str]) -> list[str]:
-        if not value:
-            raise ValueError("at least one device class is needed")
-        return value
+    chunk_seconds: float | None = None
 
     def options_key(self) -> str:
         """Everything but the id and source, canonically: part of a stable job id."""
@@ -138,7 +74,7 @@ class JobInfo(BaseModel):
 
 def state_url() -> str:
     """Job state shares the broker's Redis unless VOD_STATE_URL says otherwise."""
-    return os.environ.get("VOD_STATE_URL") or os.environ.get("VOD_BROKER_URL", DEFAULT_BROKER)
+    return settings().job_state
 
 
 @cache
@@ -161,22 +97,28 @@ def worker_name(node: str | None = None) -> str:
 
 def create_job(spec: JobSpec) -> None:
     """(Re)start the record of a job: every stage pending, spec stored, job queued."""
-    now = time.time()
-    r = client()
-    with r.pipeline() as pipe:
+    with client().pipeline() as pipe:
         pipe.delete(job_key(spec.job_id))
-        pipe.hset(
-            job_key(spec.job_id),
-            mapping={
-                "job.state": "queued",
-                "job.created": now,
-                "job.updated": now,
-                "job.spec": spec.model_dump_json(),
-                **{f"{stage}.state": "pending" for stage in STAGES},
-            },
-        )
-        pipe.zadd(JOBS_INDEX, {spec.job_id: now})
+        record_new_job(pipe, spec)
         pipe.execute()
+
+
+def record_new_job(pipe: Any, spec: JobSpec, **job_fields: Any) -> None:
+    """Queue the writes of a fresh job record on `pipe` (a Redis pipeline or transaction), so
+    that callers can make it appear together with other keys (a watcher's claim)."""
+    now = time.time()
+    pipe.hset(
+        job_key(spec.job_id),
+        mapping={
+            "job.state": "queued",
+            "job.created": now,
+            "job.updated": now,
+            "job.spec": spec.model_dump_json(),
+            **{f"{stage}.state": "pending" for stage in STAGES},
+            **{f"job.{k}": _text(v) for k, v in job_fields.items()},
+        },
+    )
+    pipe.zadd(JOBS_INDEX, {spec.job_id: now})
 
 
 def set_stage(job_id: str, stage: str, **fields: Any) -> None:
@@ -211,21 +153,24 @@ def list_jobs(limit: int = 100) -> list[JobInfo]:
     return [job for job in (get_job(i) for i in ids) if job is not None]
 
 
-def parse_job(job_id: str, raw: dict[str, str]) -> JobInfo:
+def parse_job(job_id: str, raw: dict[str, str], now: float | None = None) -> JobInfo:
+    """The job as readers see it: a step whose lease lapsed `now` shows as recovering."""
+    now = time.time() if now is None else now
     groups: dict[str, dict[str, str]] = {}
     for field, value in raw.items():
         name, _, attr = field.rpartition(".")
         groups.setdefault(name, {})[attr] = value
     meta = groups.pop("job", {})
-    stages = {s: _stage(groups.pop(s, {})) for s in STAGES}
+    stages = {s: _stage(groups.pop(s, {}), now) for s in STAGES}
     parts = {
-        name.split(":", 1)[1]: _stage(attrs)
+        name.split(":", 1)[1]: _stage(attrs, now)
         for name, attrs in groups.items()
         if name.startswith("encode:")
     }
+    steps = [info.state for info in [*stages.values(), *parts.values()]]
     return JobInfo(
         job_id=job_id,
-        state=meta.get("state", "queued"),  # type: ignore[arg-type]
+        state=lease.job_state(meta.get("state", "queued"), steps),  # type: ignore[arg-type]
         error=meta.get("error") or None,
         created=_float(meta.get("created")),
         updated=_float(meta.get("updated")),
@@ -236,9 +181,9 @@ def parse_job(job_id: str, raw: dict[str, str]) -> JobInfo:
     )
 
 
-def _stage(attrs: dict[str, str]) -> StageInfo:
+def _stage(attrs: dict[str, str], now: float) -> StageInfo:
     return StageInfo(
-        state=attrs.get("state", "pending"),  # type: ignore[arg-type]
+        state=lease.step_state(attrs, now),  # type: ignore[arg-type]
         progress=_float(attrs.get("progress")) or 0.0,
         error=attrs.get("error") or None,
         started=_float(attrs.get("started")),

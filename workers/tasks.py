@@ -1,19 +1,22 @@
-"""Celery tasks: thin wrappers that call one pipeline stage each and move plain JSON.
+"""The Celery driver of the title workflow: one task per step of `pipeline.workflow.steps`.
 
-Every task takes and returns JSON-ready dicts (the job spec, the probe result, the plan, file
-paths, the title summary); none carries a content key, which the package task fetches from the
-key store or key server named in the spec. Each task records its stage in the job's Redis hash
-(`workers.jobs`) and is safe to run twice (`workers.idempotency`).
+The tasks call the same step functions as `vod ingest` (check destination, probe, plan,
+package, publish, record); only the encode differs, fanned out per rung or chunk. Every task
+takes and returns JSON-ready dicts (the job spec, the probe result, the plan, file paths, the
+title summary); none carries a content key, which the package task fetches from the key store
+or key server named in the spec. Each task records its stage in the job's Redis hash
+(`workers.jobs`) and is safe to run twice (`workers.idempotency`). Errors about the worker's
+local copy of a source name the source the user gave (e.g. its s3:// URL).
 
-Retries: only transient faults (network, Redis, S3 5xx, EAGAIN...) are retried, with
-exponential backoff and jitter; a `PipelineError` means bad input and fails the job at once
-(unless it merely wraps one of those faults, see `is_transient`).
+Retries follow the error categories of `core.errors`: a `Transient` error (and a raw network,
+Redis, S3 5xx or EAGAIN fault, turned into `TransientError`) is retried with exponential
+backoff and jitter; any other `VodError` (bad input, not found, refused...) fails the job at
+once, unless it merely wraps one of those faults (see `is_transient`).
 """
 
 from __future__ import annotations
 
 import errno
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,24 +26,34 @@ from typing import Any
 import redis
 from celery import Task, chord, group
 
-from core.errors import PipelineError
-from pipeline.analysis.probe import probe
+from core.errors import Transient, VodError
+from core.settings import settings
 from pipeline.encode.parts import encode_part, gather_outputs, plan_parts
 from pipeline.media.info import MediaInfo
 from pipeline.media.plan import Plan
-from pipeline.planning.planner import plan as make_plan
 from pipeline.storage.transfer import (
-    deliver_title,
-    drop_shared,
     fetch_source,
     local_files,
     share_files,
     work_location,
 )
-from pipeline.workflow.assemble import assemble_title
-from pipeline.workflow.title import load_texts
+from pipeline.workflow.protection import protection_for
+from pipeline.workflow.result import packaged_summary, title_summary
+from pipeline.workflow.spec import CatalogueTarget
+from pipeline.workflow.steps import (
+    check_destination,
+    load_keys,
+    load_texts,
+    named_after,
+    package_title,
+    plan_title,
+    probe_source,
+    publish_title,
+    record_title,
+)
 from workers import idempotency as idem
 from workers.app import app
+from workers.cleanup import discard_intermediates
 from workers.jobs import (
     STAGES,
     JobSpec,
@@ -76,25 +89,23 @@ _S3_RETRY_CODES = {
 }
 
 
-class TransientError(Exception):
-    """A fault worth retrying (the cause is chained); the only class tasks auto-retry."""
+class TransientError(Transient):
+    """A raw fault worth retrying, as a project error (the fault is chained as its cause)."""
 
 
 def is_transient(exc: BaseException) -> bool:
     """True for faults that a later attempt can get past; never for bad input.
 
-    A PipelineError is bad input unless it only wraps a transient fault: `pipeline.storage.s3` turns
-    an S3 5xx or a dropped connection into a PipelineError naming the object (the fault is kept as
-    its cause or context), and `drm.keyexchange.speke.KeyServerError` has no status or a 5xx when
-    the key
-    server is down rather than refusing.
+    A `Transient` error is (e.g. `drm.keyexchange.speke.KeyServerUnavailable`); any other
+    VodError is not, unless it only wraps a transient fault: `pipeline.storage.s3` turns an S3
+    5xx or a dropped connection into a PipelineError naming the object (the fault is kept as
+    its cause or context).
     """
-    if isinstance(exc, PipelineError):
-        status = getattr(exc, "status", "n/a")
-        if status is None or (isinstance(status, int) and status >= 500):
-            return True
+    if isinstance(exc, Transient):
+        return True
+    if isinstance(exc, VodError):
         inner = exc.__cause__ or exc.__context__
-        return inner is not None and not isinstance(inner, PipelineError) and is_transient(inner)
+        return inner is not None and not isinstance(inner, VodError) and is_transient(inner)
     if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
         return True
     if isinstance(exc, ConnectionError | TimeoutError | BlockingIOError):
@@ -120,23 +131,27 @@ def _is_transient_boto(exc: BaseException) -> bool:
 
 
 def describe(exc: BaseException) -> str:
-    """One line for the job record: PipelineErrors already name the file and stage."""
-    if isinstance(exc, TransientError) and exc.__cause__ is not None:
-        exc = exc.__cause__
-    if isinstance(exc, PipelineError):
+    """One line for the job record: a VodError already names the file (or object) and stage."""
+    if isinstance(exc, VodError):
         return exc.one_line()
     return f"{type(exc).__name__}: {exc}"
 
 
 @contextmanager
 def retry_transient() -> Iterator[None]:
-    """Re-raise transient faults as TransientError so that only they are auto-retried."""
+    """Re-raise transient faults as a `Transient` error so that only they are auto-retried."""
     try:
         yield
     except Exception as exc:
-        if is_transient(exc):
-            raise TransientError(describe(exc)) from exc
+        if is_transient(exc) and not isinstance(exc, Transient):
+            raise _as_transient(exc) from exc
         raise
+
+
+def _as_transient(exc: Exception) -> TransientError:
+    if isinstance(exc, VodError):
+        return TransientError(exc.path, exc.cause, stage=exc.stage, detail=exc.detail)
+    return TransientError(None, f"{type(exc).__name__}: {exc}")
 
 
 class StageTask(Task):
@@ -145,8 +160,8 @@ class StageTask(Task):
     stage = ""
     acks_late = True
     reject_on_worker_lost = True
-    autoretry_for = (TransientError,)
-    max_retries = int(os.environ.get("VOD_MAX_RETRIES", "5"))
+    autoretry_for = (Transient,)
+    max_retries = settings().max_retries
     retry_backoff = 2  # seconds, doubled per attempt
     retry_backoff_max = 300
     retry_jitter = True
@@ -261,13 +276,16 @@ def _source_dir(spec: JobSpec) -> Path:
 
 @app.task(bind=True, base=StageTask, name="vod.probe", stage="probe")
 def probe_task(self: StageTask, job: dict) -> Ctx:
-    """Fetch the source if it is remote, probe it; the media description travels on."""
+    """Check the origin first (before any encoding), fetch the source if it is remote, probe
+    it; the media description travels on."""
     spec = JobSpec.model_validate(job)
     with running(self, spec.job_id, "probe"):
         result = idem.completed(spec.job_id, "probe")
         if result is None:
+            check_destination(spec.origin, spec.title_id)
             local = fetch_source(spec.source, _source_dir(spec))
-            result = {"media": probe(local).model_dump(mode="json")}
+            media = probe_source(local, source=spec.source)
+            result = {"media": media.model_dump(mode="json")}
             idem.mark_done(spec.job_id, "probe", result)
     return {"job": job, **result}
 
@@ -278,8 +296,8 @@ def plan_task(self: StageTask, ctx: Ctx) -> Ctx:
     spec = _spec(ctx)
     with running(self, spec.job_id, "plan"):
         media = MediaInfo.model_validate(ctx["media"])
-        plan = make_plan(media, spec.device_classes, segment_seconds=spec.segment_seconds)
-        load_texts(_subtitles(spec), media.duration)
+        plan = plan_title(media, spec)
+        _texts(spec, plan.duration, [])  # refuse unusable subtitles before any encoding
         parts = plan_parts(plan, spec.chunk_seconds)
     return {**ctx, "plan": plan.model_dump(mode="json"), "parts": parts}
 
@@ -306,14 +324,15 @@ def encode_task(self: StageTask, ctx: Ctx, part: dict) -> dict:
         if result is None:
             local = fetch_source(spec.source, _source_dir(spec))
             plan = Plan.model_validate(ctx["plan"]).model_copy(update={"source": str(local)})
-            files = encode_part(
-                plan,
-                part,
-                idem.job_dir(spec.job_id) / "encode",
-                media=MediaInfo.model_validate(ctx["media"]),
-                preset=spec.preset,
-                progress=_Reporter(spec.job_id, step),
-            )
+            with named_after(spec.source, local):
+                files = encode_part(
+                    plan,
+                    part,
+                    idem.job_dir(spec.job_id) / "encode",
+                    media=MediaInfo.model_validate(ctx["media"]),
+                    preset=spec.preset,
+                    progress=_Reporter(spec.job_id, step),
+                )
             result = {"part": part, "files": {k: str(v) for k, v in files.items()}}
             shared = work_location(spec.origin, spec.job_id)
             if shared:  # other machines' package step can fetch them
@@ -336,53 +355,63 @@ def package_task(self: StageTask, results: list[dict], ctx: Ctx) -> Ctx:
     return {"job": ctx["job"], **result}
 
 
-def _subtitles(spec: JobSpec) -> list[tuple[Path, str]]:
-    """Sidecar subtitles as local files (downloaded once per job when they are on S3)."""
+def _texts(spec: JobSpec, duration: float, warnings: list[str]) -> list[tuple[str, str]]:
+    """Sidecar subtitles as (WebVTT, language), downloaded once per job when they are on S3;
+    errors name the subtitle file as submitted."""
     base = idem.job_dir(spec.job_id) / "subtitles"
-    return [(fetch_source(s.path, base / str(i)), s.language) for i, s in enumerate(spec.subtitles)]
+    texts: list[tuple[str, str]] = []
+    for i, sub in enumerate(spec.subtitles):
+        local = fetch_source(sub.path, base / str(i))
+        with named_after(sub.path, local):
+            texts += load_texts([(local, sub.language)], duration, warnings=warnings)
+    return texts
 
 
 def _package(spec: JobSpec, ctx: Ctx, results: list[dict]) -> dict:
+    """The package step on the gathered encodes; returns the title folder and what packaging
+    produced (renditions, KIDs), for the publish step's summary."""
     cache = idem.job_dir(spec.job_id) / "encode"
     outputs = gather_outputs(
         [(r["part"], local_files(r["files"], r.get("urls"), cache)) for r in results]
     )
-    media = MediaInfo.model_validate(ctx["media"])
-    texts = load_texts(_subtitles(spec), media.duration)
-    protection = spec.drm.protection() if spec.drm else None
+    plan = Plan.model_validate(ctx["plan"])
+    warnings = list(plan.warnings)  # tracks fitted to the picture, guessed channel maps
+    texts = _texts(spec, plan.duration, warnings)
+    protection = protection_for(spec.drm) if spec.drm else None
+    load_keys(protection, spec.title_id, plan)
     final = idem.job_dir(spec.job_id) / "title"
     with idem.replace_dir(final) as staged:
-        summary = assemble_title(
-            Plan.model_validate(ctx["plan"]),
-            media,
+        presentation = package_title(
+            plan,
             outputs,
             staged,
             spec.title_id,
             texts=texts,
             protection=protection,
-            progress=_Reporter(spec.job_id, "package").stage,
+            report=_Reporter(spec.job_id, "package").stage,
+            validate_output=spec.validate_output,
         )
-    summary.update(hls=str(final / "master.m3u8"), dash=str(final / "manifest.mpd"))
-    return {"title_dir": str(final), "summary": summary}
+    packaged = packaged_summary(presentation, protection)
+    if warnings:
+        packaged["warnings"] = warnings
+    return {"title_dir": str(final), "packaged": packaged}
 
 
 @app.task(bind=True, base=StageTask, name="vod.publish", stage="publish")
 def publish_task(self: StageTask, ctx: Ctx) -> Ctx:
-    """Put the title on the origin (directory or S3); publishing again gives the same title."""
+    """Put the title on the origin (directory or S3) and make the job's summary, once;
+    publishing again gives the same title."""
     spec = _spec(ctx)
     with running(self, spec.job_id, "publish"):
         result = idem.completed(spec.job_id, "publish")
         if result is None:
-            location = deliver_title(Path(ctx["title_dir"]), spec.origin, spec.title_id)
-            result = {"location": location}
+            destination = check_destination(spec.origin, spec.title_id)
+            published = publish_title(Path(ctx["title_dir"]), destination)
+            summary = title_summary(spec.title_id, published, ctx["packaged"], {})
+            summary.update(location=published.location, job_id=spec.job_id)
+            result = {"summary": summary}
             idem.mark_done(spec.job_id, "publish", result)
-    summary = {**ctx["summary"], **_published_paths(result["location"]), **result}
-    return {"job": ctx["job"], "summary": summary}
-
-
-def _published_paths(location: str) -> dict[str, str]:
-    base = location.rstrip("/")
-    return {"hls": f"{base}/master.m3u8", "dash": f"{base}/manifest.mpd"}
+    return {"job": ctx["job"], "summary": result["summary"]}
 
 
 @app.task(bind=True, base=StageTask, name="vod.catalogue", stage="catalogue")
@@ -390,22 +419,19 @@ def catalogue_task(self: StageTask, ctx: Ctx) -> Ctx:
     """Tell the catalogue what was published (database when configured, else a JSON file)."""
     spec = _spec(ctx)
     with running(self, spec.job_id, "catalogue"):
-        outcome = _record(spec.title_id, ctx["summary"])
+        outcome = record_title(ctx["summary"], catalogue_target())
     return {**ctx, "catalogue": outcome}
 
 
-def _record(title_id: str, summary: dict) -> str:
-    url = os.environ.get("VOD_DATABASE_URL")
-    if url:
-        from catalogue.db import session_scope, setup
-        from catalogue.store import record_presentation
-
-        base = os.environ.get("VOD_PUBLIC_BASE_URL", "")
-        with session_scope(setup(url)) as session:
-            return record_presentation(session, title_id, summary, base)
-    folder = Path(os.environ.get("VOD_CATALOGUE_DIR") or idem.work_root() / "catalogue")
-    idem.write_json(folder / f"{title_id}.json", summary)
-    return str(folder / f"{title_id}.json")
+def catalogue_target() -> CatalogueTarget:
+    """This worker's catalogue: VOD_DATABASE_URL, else JSON files in VOD_CATALOGUE_DIR (default
+    <work dir>/catalogue); manifest URLs under VOD_PUBLIC_BASE_URL."""
+    conf = settings()
+    return CatalogueTarget(
+        database_url=conf.database_url,
+        base_url=conf.public_base_url,
+        folder=conf.catalogue_dir or idem.work_root() / "catalogue",
+    )
 
 
 @app.task(bind=True, base=StageTask, name="vod.finalize", stage="finalize")
@@ -413,13 +439,9 @@ def finalize_task(self: StageTask, ctx: Ctx) -> dict:
     """Mark the job done with its summary and drop its intermediates."""
     spec = _spec(ctx)
     with running(self, spec.job_id, "finalize"):
-        summary = {**ctx["summary"], "job_id": spec.job_id}
+        summary = ctx["summary"]
         set_job(spec.job_id, state="done", summary=summary, finished=time.time(), error="")
-        if not os.environ.get("VOD_KEEP_WORK"):
-            idem.remove_job_dir(spec.job_id)
-            shared = work_location(spec.origin, spec.job_id)
-            if shared:
-                drop_shared(shared)
+        discard_intermediates(spec.job_id, spec.origin)
     return summary
 
 

@@ -6,14 +6,16 @@ Each scan does two things:
    Redis hash job id -> entry), look at the job's state. Done: the source (and its sidecar)
    moves to `archive/`, the sidecar's rights are imported into the catalogue when
    VOD_DATABASE_URL is set. Failed: it moves to `quarantine/` beside `<name>.error.json`
-   (cause, stage, time, job id). A job whose record is missing (the watcher died between
-   claiming and submitting, or Redis lost it) is submitted again: submit is idempotent by id.
-   Watchers poll job states rather than hooking the task chain, so the tasks stay unaware of
-   buckets; one `SET NX` lock per job makes sure a single watcher finishes each job.
-2. **Discover**: list the prefix, claim each new source version atomically
-   (`workers.ingest_bucket.claim`), read its sidecar, record it as pending, submit the job.
-   A source that cannot become a job (invalid sidecar or title id) goes straight to
-   quarantine with stage 'sidecar'. Keys that are unsafe as names are reported once, never
+   (cause, stage, time, job id). A job its watcher recorded but never enqueued (it died in
+   between), or whose record Redis lost, is submitted again once `claims.ENQUEUE_GRACE` has
+   passed since the claim: submit is idempotent by id. Watchers poll job states rather than
+   hooking the task chain, so the tasks stay unaware of buckets; one `SET NX` lock per job
+   makes sure a single watcher finishes (or resubmits) each job.
+2. **Discover**: list the prefix; for each source version nobody claimed yet, read its
+   sidecar and build the job, then claim it (`workers.claims.claim`: the claim, the pending
+   entry and the job record appear in one Redis transaction) and enqueue the job. A source
+   that cannot become a job (invalid sidecar or title id) is claimed alone and goes straight
+   to quarantine with stage 'sidecar'. Keys that are unsafe as names are reported once, never
    processed.
 
 One line per event goes to stdout: `<event> s3://bucket/key [job=<id>] [detail]`, events
@@ -21,10 +23,11 @@ being submitted, resubmitted, archived, quarantined, rejected (unsafe key, repor
 gone (the claimed version was deleted or overwritten while its job ran: nothing to move; a
 newer version is a new job) and error (retried on the next scan).
 
-Limits: a watcher killed between winning a claim and recording the pending entry (a few
-milliseconds) leaves that source version claimed and untouched; deleting its
-`vod:claim:<bucket>/<key>/<etag>` Redis key and `claims/...` object releases it. Sidecar
-subtitles are passed to the job as `s3://` URLs; the workers must fetch them (plan/package).
+Limits: a watcher killed between writing the claim object and its Redis transaction (a few
+milliseconds), or between claiming a source with an invalid sidecar and quarantining it,
+leaves that source version claimed and untouched; deleting its `claims/...` object and
+`vod:claim:<bucket>/<key>/<etag>` Redis key releases it. Sidecar subtitles are passed to the
+job as `s3://` URLs; the workers fetch them (plan/package).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ import click
 
 from core.errors import PipelineError
 from pipeline.storage.s3 import parse_s3_url, s3_client, s3_url
+from workers import claims
 from workers import ingest_bucket as ib
 from workers.jobs import STAGES, JobInfo, JobSpec, client, get_job
 
@@ -71,8 +75,13 @@ def pending_key(bucket: str) -> str:
 
 
 def _default_submit(spec: JobSpec) -> str:
-    from workers.canvas import submit
+    """Enqueue the job its claim recorded; a job recorded before (done: archived by the next
+    scan; failed: run again) goes through `workers.canvas.submit`."""
+    from workers.canvas import build_canvas, submit
 
+    if claims.awaiting_enqueue(client(), spec.job_id):
+        build_canvas(spec).apply_async()
+        return "queued"
     return submit(spec)
 
 
@@ -113,15 +122,22 @@ class Watcher:
         events: list[Event] = []
         listing = ib.list_candidates(self.s3, self.bucket, self.prefix, min_age=self.min_age)
         for bad in listing.rejected:
-            if ib.reject_once(self.redis, self.bucket, bad):
+            if claims.reject_once(self.redis, self.bucket, bad):
                 events.append(Event("rejected", s3_url(self.bucket, bad.key), None, bad.reason))
         for cand in listing.candidates:
-            if not ib.claim(self.redis, self.s3, self.bucket, self.prefix, cand, self.name):
+            if claims.is_claimed(self.redis, self.bucket, cand):
                 continue
-            events.append(self._take(cand))
+            event = self._take(cand)
+            if event is not None:
+                events.append(event)
         return events
 
-    def _take(self, cand: ib.Candidate) -> Event:
+    def _claim(self, cand: ib.Candidate, job: claims.JobClaim | None = None) -> bool:
+        return claims.claim(self.redis, self.s3, self.bucket, self.prefix, cand, self.name, job)
+
+    def _take(self, cand: ib.Candidate) -> Event | None:
+        """Build the job of an unclaimed source, then claim it with its job; None when
+        another watcher claimed it first."""
         url = s3_url(self.bucket, cand.key)
         companions = [ib.sidecar_key(cand.key)]  # moved along when present, even if invalid
         try:
@@ -143,6 +159,8 @@ class Watcher:
             if rights is not None:
                 ib.check_rights(rights, where)
         except ib.IngestError as exc:
+            if not self._claim(cand):
+                return None
             return self._quarantine(cand.key, cand.etag, exc.one_line(), exc.stage, None,
                                     companions)  # fmt: skip
         entry = {
@@ -155,7 +173,8 @@ class Watcher:
             "watcher": self.name,
             "claimed": time.time(),
         }
-        self.redis.hset(pending_key(self.bucket), spec.job_id, json.dumps(entry))
+        if not self._claim(cand, claims.JobClaim(pending_key(self.bucket), spec, entry)):
+            return None
         return self._submit(spec, url, "submitted")
 
     def _watched(self, key: str) -> bool:
@@ -164,8 +183,9 @@ class Watcher:
     def _submit(self, spec: JobSpec, url: str, kind: str) -> Event:
         try:
             outcome = self.submit(spec)
-        except Exception as exc:  # recorded as failed, or resubmitted by the next scan
+        except Exception as exc:  # not enqueued: a scan after claims.ENQUEUE_GRACE resubmits
             return Event("error", url, spec.job_id, f"submit: {type(exc).__name__}: {exc}")
+        claims.mark_enqueued(self.redis, spec.job_id)
         return Event(kind, url, spec.job_id, f"title={spec.title_id} {outcome}")
 
     def finish(self) -> list[Event]:
@@ -175,19 +195,22 @@ class Watcher:
             if entry.get("prefix", "") != self.prefix:
                 continue  # another watcher's prefix in the same bucket
             job = get_job(job_id)
-            if job is None:
-                spec = JobSpec.model_validate(entry["spec"])
-                events.append(self._submit(spec, s3_url(self.bucket, entry["key"]), "resubmitted"))
-                continue
-            if job.state not in ("done", "failed"):
-                continue
+            ended = job is not None and job.state in ("done", "failed")
+            claimed = float(entry.get("claimed") or 0)
+            if not ended and not claims.stalled(self.redis, job_id, claimed):
+                continue  # under way (or just claimed: its watcher is enqueueing it)
             lock = f"{PENDING_PREFIX}lock:{job_id}"
             if not self.redis.set(lock, self.name, nx=True, ex=FINISH_LOCK_SECONDS):
                 continue
             try:
                 if self.redis.hget(pending_key(self.bucket), job_id) is None:
                     continue  # another watcher finished it between our read and our lock
-                events.append(self._finish_one(job, entry))
+                if job is not None and ended:
+                    events.append(self._finish_one(job, entry))
+                elif claims.stalled(self.redis, job_id, claimed):  # still, now that we lock
+                    url = s3_url(self.bucket, entry["key"])
+                    spec = JobSpec.model_validate(entry["spec"])
+                    events.append(self._submit(spec, url, "resubmitted"))
             finally:
                 self.redis.delete(lock)
         return events
@@ -238,13 +261,13 @@ class Watcher:
         if job_id:
             self._done(key, etag, job_id)
         else:
-            ib.drop_claim_object(self.s3, self.bucket, self.prefix, key, etag)
+            claims.drop_claim_object(self.s3, self.bucket, self.prefix, key, etag)
         return Event(
             "quarantined", url, job_id, f"-> {s3_url(self.bucket, dest)} [{stage}] {cause}"
         )
 
     def _done(self, key: str, etag: str, job_id: str) -> None:
-        ib.drop_claim_object(self.s3, self.bucket, self.prefix, key, etag)
+        claims.drop_claim_object(self.s3, self.bucket, self.prefix, key, etag)
         self.redis.hdel(pending_key(self.bucket), job_id)
 
     # -- the loop ---------------------------------------------------------------------------
@@ -275,16 +298,15 @@ def failed_stage(job: JobInfo) -> str:
 
 def _import_rights(data: bytes, where: str) -> str:
     """Import the sidecar's windows when a catalogue database is configured."""
-    url = os.environ.get("VOD_DATABASE_URL")
+    from catalogue.record import record_rights
+    from core.settings import settings
+
+    url = settings().database_url
     if not url:
         return "rights=not-imported(no VOD_DATABASE_URL)"
-    from catalogue.db import session_scope, setup
-    from catalogue.store import import_windows
-
     try:
         result = ib.check_rights(data, where)
-        with session_scope(setup(url)) as session:
-            counts = import_windows(session, result.windows)
+        counts = record_rights(result.windows, url)
     except Exception as exc:
         return f"rights=failed({type(exc).__name__}: {exc})"
     return f"rights=imported({counts})"

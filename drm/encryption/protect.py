@@ -16,11 +16,12 @@ from lxml import etree
 
 from drm.encryption.sample import TrackEncryptor
 from drm.keys import ContentKey, DrmError, KeyProvider, kid_uuid, label_for
-from drm.signalling.pssh import dash_content_protection, hls_key_lines, system_pssh_boxes
+from drm.signalling.dash import dash_content_protection
+from drm.signalling.hls import hls_key_lines
+from drm.signalling.pssh import SYSTEMS, system_pssh_boxes
 from pipeline.media.presentation import Track
 from pipeline.mp4.base import parse_box
 
-SYSTEMS = ("widevine", "playready", "fairplay", "clearkey")
 SCHEMES = ("cenc", "cbcs", "both")
 
 

@@ -17,14 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from drm.encryption.cipher import NO_PATTERN, SCHEMES, Pattern, encrypt_sample
-from drm.encryption.subsamples import (
-    NalContext,
-    Subsample,
-    avc_context,
-    hevc_context,
-    learn_parameter_sets,
-    subsample_map,
-)
+from drm.encryption.subsamples import Subsample, subsample_map
+from pipeline.bitstream.nal import NalContext, avc_context, hevc_context, learn_parameter_sets
 from pipeline.mp4.base import Box, parse_box
 from pipeline.mp4.boxes import Frma, Saio, Saiz, Schm, Senc, Tenc
 from pipeline.mp4.fragment import OutSample

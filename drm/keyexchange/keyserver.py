@@ -40,8 +40,13 @@ from drm.keyexchange.cpix import (
 )
 from drm.keys import LABELS, ContentKey, DrmError, kid_uuid
 from drm.keystore import KeyStoreError
-from drm.signalling.clearkey import ClearKeyRequestError, license_response, requested_kids
-from drm.signalling.pssh import CLEARKEY_LICENSE_PATH, system_pssh_boxes
+from drm.signalling.clearkey import (
+    CLEARKEY_LICENSE_PATH,
+    ClearKeyRequestError,
+    license_response,
+    requested_kids,
+)
+from drm.signalling.pssh import system_pssh_boxes
 
 __all__ = [
     "CPIX_PATHS",

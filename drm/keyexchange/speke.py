@@ -5,7 +5,9 @@ label (intendedTrackType), not by KID: key servers such as our own `vod keyserve
 KIDs and may answer with other KIDs than the random placeholders we send. Transient failures
 (connection errors, timeouts, 5xx, 429) are retried with exponential backoff; a 4xx is the
 operator's to fix and fails at once. Each attempt has a total deadline of `timeout` seconds,
-not just a per-read one. Errors name the URL (without credentials) and status, never a key.
+not just a per-read one. Errors name the URL (without credentials) and status, never a key,
+and their category says what to do: `Transient` (no answer, 5xx, 429: try again later),
+`Refused` (401/403: fix the credentials), `BadInput` (any other answer we cannot use).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import time
 from collections.abc import Sequence
 from urllib.parse import urlsplit, urlunsplit
 
+from core.errors import BadInput, Refused, Transient, VodError
 from drm.keyexchange.cpix import (
     SCHEMES,
     CpixDocument,
@@ -29,21 +32,61 @@ from drm.keyexchange.cpix import (
 )
 from drm.keys import LABELS, ContentKey, DrmError
 
-__all__ = ["SpekeClient", "KeyServerError", "MAX_RESPONSE_BYTES"]
+__all__ = [
+    "SpekeClient",
+    "KeyServerError",
+    "KeyServerUnavailable",
+    "KeyServerRefused",
+    "KeyServerBadAnswer",
+    "key_server_error",
+    "MAX_RESPONSE_BYTES",
+]
 
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 _MAX_MESSAGE = 300  # characters of a server's error body quoted in our error
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _MAX_BACKOFF_S = 30.0
+_REFUSED_STATUSES = frozenset({401, 403})
 DEFAULT_SYSTEMS = ("widevine", "playready", "clearkey")
 
 
-class KeyServerError(DrmError):
-    """The key server refused or failed; `status` is the HTTP status (None: no answer)."""
+class KeyServerError(VodError):
+    """The key server refused or failed; `server_status` is its HTTP status (None: no answer).
 
-    def __init__(self, cause: str, url: str, status: int | None = None):
-        self.status = status
-        super().__init__(cause, url)
+    Raised as one of the three subclasses below (`key_server_error` picks it), so callers can
+    act on the category; `status` stays the HTTP status of our own problem answer.
+    """
+
+    def __init__(self, cause: str, url: str, server_status: int | None = None):
+        self.server_status = server_status
+        super().__init__(url, cause, stage="drm")
+
+
+class KeyServerUnavailable(KeyServerError, Transient):
+    """No answer, a 5xx or a 429: the same request may succeed later."""
+
+    default_reason = "key_server_unavailable"
+
+
+class KeyServerRefused(KeyServerError, Refused):
+    """401/403: the key server does not accept our credentials."""
+
+    default_reason = "key_server_refused"
+
+
+class KeyServerBadAnswer(KeyServerError, BadInput):
+    """Any other answer we cannot use (4xx, an invalid document, an untrusted certificate)."""
+
+    default_reason = "key_server_bad_answer"
+
+
+def key_server_error(cause: str, url: str, server_status: int | None) -> KeyServerError:
+    """The KeyServerError whose category fits the key server's answer."""
+    if server_status is None or server_status in _RETRY_STATUSES or server_status >= 500:
+        return KeyServerUnavailable(cause, url, server_status)
+    if server_status in _REFUSED_STATUSES:
+        return KeyServerRefused(cause, url, server_status)
+    return KeyServerBadAnswer(cause, url, server_status)
 
 
 class SpekeClient:
@@ -104,14 +147,14 @@ class SpekeClient:
             doc = parse_response(raw, source=f"CPIX response from {self.safe_url}")
             keys = doc.keys_by_label()
         except CpixError as exc:
-            raise KeyServerError(exc.cause, self.safe_url, 200) from None
+            raise KeyServerBadAnswer(exc.cause, self.safe_url, 200) from None
         if doc.content_id and doc.content_id != title_id:
-            raise KeyServerError(
+            raise KeyServerBadAnswer(
                 f"answered for contentId {doc.content_id!r}, not {title_id!r}", self.safe_url, 200
             )
         missing = [lb for lb in wanted if lb not in keys]
         if missing:
-            raise KeyServerError(
+            raise KeyServerBadAnswer(
                 f"the answer has no key for label(s) {', '.join(missing)}", self.safe_url, 200
             )
         with self._lock:
@@ -151,13 +194,13 @@ class SpekeClient:
             try:
                 status, reason, data = self._once(body)
             except ssl.SSLCertVerificationError as exc:  # retrying cannot fix a certificate
-                raise KeyServerError(f"TLS certificate refused: {exc}", self.safe_url) from None
+                raise KeyServerBadAnswer(f"TLS certificate refused: {exc}", self.safe_url) from None
             except (OSError, http.client.HTTPException) as exc:
                 problem = f"no answer ({_describe(exc)})"
                 if attempt < attempts:
                     self._sleep(attempt)
                     continue
-                raise KeyServerError(
+                raise KeyServerUnavailable(
                     f"{problem} after {attempts} attempt(s)", self.safe_url
                 ) from None
             if status == 200:
@@ -168,7 +211,7 @@ class SpekeClient:
                 self._sleep(attempt)
                 continue
             tries = f" after {attempt} attempt(s)" if status in _RETRY_STATUSES else ""
-            raise KeyServerError(f"key server answered {problem}{tries}", self.safe_url, status)
+            raise key_server_error(f"key server answered {problem}{tries}", self.safe_url, status)
         raise AssertionError("unreachable")
 
     def _sleep(self, attempt: int) -> None:

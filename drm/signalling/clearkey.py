@@ -20,6 +20,7 @@ from drm.keys import DrmError
 from drm.signalling.pssh import common_pssh
 
 __all__ = [
+    "CLEARKEY_LICENSE_PATH",
     "ClearKeyRequestError",
     "common_pssh",
     "b64url",
@@ -27,6 +28,10 @@ __all__ = [
     "license_request",
     "license_response",
 ]
+
+# Where `vod serve` answers ClearKey licences (POST, W3C JSON) and delivers keys for HLS
+# "identity" key URIs (GET .../{kid hex}).
+CLEARKEY_LICENSE_PATH = "/license/clearkey"
 
 _B64URL = re.compile(r"[A-Za-z0-9_-]*={0,2}")
 MAX_KIDS = 64  # a real request names a handful; refuse absurd ones

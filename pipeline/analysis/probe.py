@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ProbeError
+from pipeline.analysis.stream_ends import with_measured_ends
 from pipeline.media.info import AudioStream, MediaInfo, SubtitleStream, VideoStream
 
 FFPROBE = "ffprobe"
@@ -43,7 +44,7 @@ def probe(path: str | Path) -> MediaInfo:
     problem = _truncation(path, info.container)
     if problem:
         raise ProbeError(path, f"file is truncated: {problem}", detail=stderr)
-    return info
+    return with_measured_ends(path, info, FFPROBE)
 
 
 def probe_json(info: MediaInfo) -> dict[str, Any]:
@@ -148,6 +149,7 @@ def parse_ffprobe(path: str | Path, data: dict[str, Any], stderr: str = "") -> M
         duration=duration,
         size=_int(fmt.get("size")) or 0,
         bit_rate=_int(fmt.get("bit_rate")),
+        start_time=_float(fmt.get("start_time")) or 0.0,
         video=video,
         audio=audio,
         subtitles=subtitles,
@@ -188,6 +190,7 @@ def _video(s: dict[str, Any]) -> VideoStream:
         hdr=transfer in HDR_TRANSFERS,
         interlaced=s.get("field_order") in INTERLACED_FIELD_ORDERS,
         duration=_stream_duration(s),
+        start_time=_float(s.get("start_time")) or 0.0,
     )
 
 
@@ -205,6 +208,7 @@ def _audio(s: dict[str, Any]) -> AudioStream:
         sample_rate=int(s.get("sample_rate") or 0),
         bit_rate=_int(s.get("bit_rate")),
         duration=_stream_duration(s),
+        start_time=_float(s.get("start_time")) or 0.0,
     )
 
 
@@ -279,8 +283,8 @@ def _frame_rate(s: dict[str, Any]) -> tuple[Fraction, bool]:
 
     r_frame_rate is the exact nominal rate of a constant-rate source. When the average differs
     the source is variable-rate: its nominal rate is r_frame_rate if that is a plausible capture
-    rate (phones record "30 fps" with drops), else the average; either is snapped to a standard
-    rate so the constant-rate outputs get a sane one.
+    rate (phones record "30 fps" with drops), else the average; either is snapped to the nearest
+    standard rate, which the constant-rate outputs get.
     """
     real = _fraction(s.get("r_frame_rate"))
     avg = _fraction(s.get("avg_frame_rate"))
@@ -298,10 +302,9 @@ def _frame_rate(s: dict[str, Any]) -> tuple[Fraction, bool]:
 
 
 def _snap_rate(rate: Fraction) -> Fraction:
-    best = min(STANDARD_RATES, key=lambda r: abs(r - rate))
-    if abs(best - rate) / best <= 0.05:
-        return best
-    return Fraction(round(float(rate) * 1000), 1000) if rate < 1 else Fraction(round(rate))
+    """The standard rate nearest a variable-rate source's (23.976 ... 60): its outputs are
+    constant-rate, and a 17.3 fps or 58.2 fps grid would suit no player or encoder ladder."""
+    return min(STANDARD_RATES, key=lambda r: abs(r - rate))
 
 
 def _fraction(value: Any) -> Fraction | None:

@@ -15,6 +15,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from core.errors import TranscodeError
+from pipeline.encode.audio_cmd import align_chain, audio_graph
 from pipeline.encode.chunks import Chunk
 from pipeline.media.info import MediaInfo, VideoStream
 from pipeline.media.plan import AudioRendition, Plan, VideoRung
@@ -50,15 +51,24 @@ def build_transcode_command(
 ) -> tuple[list[str], dict[str, Path]]:
     """Argv for one FFmpeg run producing every rendition, and rendition name -> output file."""
     outputs = output_paths(plan, out_dir)
-    argv = _global_args(plan)
+    argv = _global_args(plan, input_args=["-copyts"])  # input times: see build_filter_graph
+    graphs: list[str] = []
+    labels: dict[str, str] = {}
     if plan.video:
         graph, labels = build_filter_graph(plan, media)
-        argv += ["-filter_complex", graph]
-        for rung in plan.video:
-            argv += video_output_args(plan, rung, labels[rung.name], preset=preset)
-            argv.append(str(outputs[rung.name]))
+        graphs.append(graph)
+    joined: dict[str, str] = {}  # renditions made of joined mono tracks need the complex graph
+    for k, rendition in enumerate(plan.audio):
+        if rendition.merge_indexes:
+            joined[rendition.name] = f"[a{k}]"
+            graphs.append(audio_graph(rendition, plan.duration, joined[rendition.name]))
+    if graphs:
+        argv += ["-filter_complex", ";".join(graphs)]
+    for rung in plan.video:
+        argv += video_output_args(plan, rung, labels[rung.name], preset=preset)
+        argv.append(str(outputs[rung.name]))
     for rendition in plan.audio:
-        argv += audio_output_args(rendition)
+        argv += audio_output_args(rendition, plan.duration, label=joined.get(rendition.name))
         argv.append(str(outputs[rendition.name]))
     return argv, outputs
 
@@ -87,9 +97,10 @@ def build_chunk_command(
 ) -> tuple[list[str], dict[str, Path]]:
     """Argv encoding one chunk of every video rung, and rung name -> chunk file.
 
-    Audio is not chunked (encode it once with the video-less plan). Timestamps stay absolute
-    (-copyts; -start_at_zero normalises the container start as the un-chunked run does), so
-    fps, the forced-IDR expression and the muxer see the same times as in one long run. The
+    Audio is not chunked (encode it once with the video-less plan). Timestamps stay the
+    input's own (-copyts, as in the un-chunked run; the graph moves the picture's first frame to
+    0), so fps, the forced-IDR expression and the muxer see the same times as in one long run.
+    The
     input is seeked frame-accurately (`-ss` before `-i`, accurate seek) to a margin before the
     chunk and read (-t) to a margin after it; a `trim` after fps then keeps exactly the output
     frames in [start, end): the frame grid of the full run, even when the source rate differs
@@ -103,9 +114,10 @@ def build_chunk_command(
     outputs = chunk_output_paths(plan, chunk, out_dir)
     read_from = max(0.0, chunk.start - CHUNK_MARGIN_SECONDS)
     seek = ["-accurate_seek", "-ss", _num(read_from)]
-    if not chunk.last:
-        seek += ["-t", _num(chunk.end + CHUNK_MARGIN_SECONDS - read_from)]
-    argv = _global_args(plan, input_args=[*seek, "-copyts", "-start_at_zero"])
+    if not chunk.last:  # -ss counts from the container's start, at most `video_start` earlier
+        late = max(0.0, plan.video_start)
+        seek += ["-t", _num(chunk.end + late + CHUNK_MARGIN_SECONDS - read_from)]
+    argv = _global_args(plan, input_args=[*seek, "-copyts"])
     end = None if chunk.last else chunk.end
     graph, labels = build_filter_graph(plan, media, start=chunk.start, end=end)
     argv += ["-filter_complex", graph]
@@ -173,8 +185,12 @@ def build_filter_graph(
 ) -> tuple[str, dict[str, str]]:
     """The -filter_complex text and rung name -> output label.
 
-    Decoded source -> [deinterlace] -> per frame rate: [fps] [trim] -> per tone-map choice:
-    [tonemap] -> split -> per rung scale/setsar/format. Splits of one are left out.
+    Decoded source -> [shift to 0] [deinterlace] -> per frame rate: [fps] [trim] -> per
+    tone-map choice: [tonemap] -> split -> per rung scale/setsar/format. Splits of one are left
+    out. FFmpeg reads the input's own timestamps (-copyts): its time zero otherwise depends on
+    the container and, for MPEG-TS, on which streams a run maps (a video-only part and a run
+    with audio would disagree). The shift to 0 (`plan.video_start`, the picture's first
+    timestamp) is a constant, so chunks and a whole run put every frame at the same time.
     `start`/`end` (a chunk, absolute seconds): keep only the frames in [start, end) of each
     output frame rate; either may be None (open). The cuts sit a quarter frame before the first
     frame kept / dropped, so rounding to the filter's time base cannot move them by a frame.
@@ -200,8 +216,10 @@ def build_filter_graph(
         return labels
 
     head = f"[0:{plan.video_source_index}]"
-    if source is not None and source.interlaced:
-        head = node(head, ["yadif=deint=interlaced"])
+    first = [f"setpts=PTS{_signed(-plan.video_start)}/TB"] if plan.video_start else []
+    deinterlace = _deinterlacer(plan, source)
+    head = node(head, first + ([deinterlace] if deinterlace else []))
+    field_rate = plan.deinterlace == "send_field"  # frame rate doubled: fps always follows
 
     by_rate: dict[Fraction, list[VideoRung]] = {}
     for rung in plan.video:
@@ -209,7 +227,8 @@ def build_filter_graph(
 
     out_labels: dict[str, str] = {}
     for (rate, rungs), rate_in in zip(by_rate.items(), fan_out(head, len(by_rate)), strict=True):
-        filters = [] if _same_rate(source, rate) else [f"fps={_fmt_rate(rate)}"]
+        keep = _same_rate(source, rate) and not field_rate
+        filters = [] if keep else [f"fps={_fmt_rate(rate)}"]
         bounds = [
             f"{key}={_num(_cut_before(seconds, rate))}"
             for key, seconds in (("start", start), ("end", end))
@@ -286,14 +305,21 @@ def video_output_args(
     return args
 
 
-def audio_output_args(rendition: AudioRendition) -> list[str]:
-    """Encoder and muxer options for one audio rendition (output path not included)."""
+def audio_output_args(
+    rendition: AudioRendition, duration: float, *, label: str | None = None
+) -> list[str]:
+    """Encoder and muxer options for one audio rendition (output path not included).
+
+    The audio is aligned to the picture and made `duration` (the programme's) long; `label`
+    is its joined-tracks chain in the complex graph, which aligns it already."""
     encoder = AUDIO_ENCODERS.get(rendition.codec)
     if encoder is None:
         raise TranscodeError(
             rendition.name, f"unsupported audio codec {rendition.codec!r} for {rendition.name}"
         )
-    args = ["-map", f"0:{rendition.source_index}", "-vn", "-sn", "-dn"]
+    args = ["-map", label or f"0:{rendition.source_index}", "-vn", "-sn", "-dn"]
+    if label is None:
+        args += ["-af", align_chain(rendition.offset, duration)]
     args += ["-map_metadata", "-1", "-map_chapters", "-1", "-c:a", encoder]
     if encoder == "aac":
         args += ["-profile:a", "aac_low"]
@@ -333,6 +359,10 @@ def _cut_before(seconds: float, rate: Fraction) -> Fraction:
     return _first_frame_at(seconds, rate) - Fraction(1, 4) / rate
 
 
+def _signed(seconds: float) -> str:
+    return ("+" if seconds >= 0 else "-") + _num(abs(seconds))
+
+
 def _num(seconds: float | Fraction) -> str:
     """Seconds for FFmpeg options: plain decimal (never exponent notation), microsecond precise."""
     return f"{float(seconds):.6f}".rstrip("0").rstrip(".")
@@ -342,6 +372,16 @@ def _source_stream(plan: Plan, media: MediaInfo | None) -> VideoStream | None:
     if media is None:
         return None
     return next((v for v in media.video if v.index == plan.video_source_index), None)
+
+
+def _deinterlacer(plan: Plan, source: VideoStream | None) -> str | None:
+    """yadif in the plan's mode; a plan made without one still deinterlaces an interlaced
+    source, one frame per frame. Frames not flagged interlaced pass through untouched."""
+    if plan.deinterlace:
+        return f"yadif=mode={plan.deinterlace}:deint=interlaced"
+    if source is not None and source.interlaced:
+        return "yadif=deint=interlaced"
+    return None
 
 
 def _same_rate(source: VideoStream | None, rate: Fraction) -> bool:

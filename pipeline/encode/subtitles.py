@@ -97,6 +97,26 @@ def vtt_duration(text: str) -> float:
     return max(ends, default=0) / 1000
 
 
+def fit_cues(text: str, seconds: float) -> tuple[str, float]:
+    """WebVTT `text` (as `load_subtitles` wrote it) cut at the programme's end: cues starting
+    at or after `seconds` dropped, later ends clipped. Returns the text and how many seconds of
+    cues were cut (0.0 when everything fitted, and then the text is unchanged)."""
+    end_ms = round(seconds * 1000)
+    overrun = vtt_duration(text) - seconds
+    if overrun <= 0:
+        return text, 0.0
+    parsed = _parse_vtt(text, Path("subtitles.vtt"))
+    kept: list[Cue | list[str]] = []
+    for block in parsed.blocks:
+        if isinstance(block, Cue):
+            if block.start >= end_ms:
+                continue
+            block.end = min(block.end, end_ms)
+        kept.append(block)
+    parsed.blocks = kept
+    return _serialize(parsed, timestamp_map=False), round(overrun, 3)
+
+
 def is_language_tag(tag: str) -> bool:
     """True when `tag` is shaped like a BCP-47 tag ('en', 'eng', 'pt-BR', 'es-419', 'x-klingon')."""
     return bool(_LANG.match(tag))

@@ -40,6 +40,7 @@ PROFILE = "urn:mpeg:dash:profile:isoff-live:2011"
 ROLE_SCHEME = "urn:mpeg:dash:role:2011"
 MPEG_CHANNELS = "urn:mpeg:dash:23003:3:audio_channel_configuration:2011"
 DOLBY_CHANNELS = "tag:dolby.com,2014:dash:audio_channel_configuration:2011"
+DOLBY_EC3_EXTENSION = "tag:dolby.com,2018:dash:EC3_ExtensionType:2018"  # value JOC: Atmos
 TEXT_BANDWIDTH = 256  # nominal: a sidecar is fetched once, the number only has to be valid
 
 # Dolby channel masks (ETSI TS 102 366 Annex E: L=0x8000 C R Ls Rs ... LFE=0x0001) for the
@@ -110,9 +111,12 @@ def _video_sets(video: Sequence[Track]) -> list[list[Track]]:
 
 
 def _audio_sets(audio: Sequence[Track]) -> list[list[Track]]:
-    groups: dict[tuple[str, str, int | None], list[Track]] = {}
+    """One AdaptationSet per language, codec family and channel layout: players switch only
+    within a set, so a stereo-only device never lands on the 5.1 rendition."""
+    groups: dict[tuple[str, str, int | None, bool], list[Track]] = {}
     for a in audio:
-        groups.setdefault((a.language, audio_family(a.codecs), a.channels), []).append(a)
+        key = (a.language, audio_family(a.codecs), a.channels, a.joc)
+        groups.setdefault(key, []).append(a)
     return list(groups.values())
 
 
@@ -176,6 +180,8 @@ def _audio_set(
     if first.channels:
         _sub(aset, "AudioChannelConfiguration", **_channel_config(first))
     per_rep = _protection(aset, tracks, cp)
+    if first.joc:
+        _sub(aset, "SupplementalProperty", schemeIdUri=DOLBY_EC3_EXTENSION, value="JOC")
     _sub(aset, "Role", schemeIdUri=ROLE_SCHEME, value=role)
     for t in sorted(tracks, key=lambda t: t.bandwidth):
         attrs = {"id": t.id, "bandwidth": str(_bandwidth(t)), "codecs": t.codecs}

@@ -109,9 +109,21 @@ def master_playlist(p: Presentation, *, session_key_lines: Sequence[str] = ()) -
 
 
 def _audio_groups(audio: Sequence[Track]) -> dict[str, list[Track]]:
-    groups: dict[str, list[Track]] = {}
+    """One group per codec family and channel layout (Apple's authoring rules: a player
+    switches only within a group, so stereo and 5.1 never share one); the group keeps the
+    family's name when the family has a single layout."""
+    by_layout: dict[tuple[str, int | None, bool], list[Track]] = {}
     for a in audio:
-        groups.setdefault(audio_family(a.codecs), []).append(a)
+        by_layout.setdefault((audio_family(a.codecs), a.channels, a.joc), []).append(a)
+    layouts_per_family: dict[str, int] = {}
+    for family, _, _ in by_layout:
+        layouts_per_family[family] = layouts_per_family.get(family, 0) + 1
+    groups: dict[str, list[Track]] = {}
+    for (family, channels, joc), members in by_layout.items():
+        if layouts_per_family[family] == 1:
+            groups[family] = members
+        else:
+            groups[f"{family}-{channels or 2}ch{'-joc' if joc else ''}"] = members
     return groups
 
 
@@ -132,10 +144,16 @@ def _audio_media_lines(p: Presentation, groups: dict[str, list[Track]]) -> list[
                 "AUTOSELECT=YES",
             ]
             if a.channels:
-                attrs.append(f'CHANNELS="{a.channels}"')
+                attrs.append(f'CHANNELS="{hls_channels(a)}"')
             attrs.append(f'URI="{playlist_name(a)}"')
             lines.append("#EXT-X-MEDIA:" + ",".join(attrs))
     return lines
+
+
+def hls_channels(a: Track) -> str:
+    """CHANNELS: the channel count, or "16/JOC" for Dolby Atmos in E-AC-3 (RFC 8216bis
+    4.4.6.1: the count of objects an Atmos decoder may render, then the coding)."""
+    return "16/JOC" if a.joc else str(a.channels)
 
 
 def _group_default(members: list[Track], title_default: Track | None) -> Track:

@@ -26,6 +26,7 @@ class VideoStream(BaseModel):
     hdr: bool = False  # PQ (smpte2084) or HLG (arib-std-b67) transfer
     interlaced: bool = False
     duration: float | None = None
+    start_time: float = 0.0  # seconds, ffprobe start_time (where the stream starts in the file)
 
     @property
     def display_width(self) -> int:
@@ -60,6 +61,7 @@ class AudioStream(BaseModel):
     sample_rate: int
     bit_rate: int | None = None
     duration: float | None = None
+    start_time: float = 0.0  # seconds; differs from the video's in TS captures, delayed MOV audio
 
 
 class SubtitleStream(BaseModel):
@@ -75,6 +77,7 @@ class MediaInfo(BaseModel):
     duration: float  # seconds
     size: int  # bytes
     bit_rate: int | None = None
+    start_time: float = 0.0  # the container's (earliest stream's) start: FFmpeg's time zero
     video: list[VideoStream] = Field(default_factory=list)
     audio: list[AudioStream] = Field(default_factory=list)
     subtitles: list[SubtitleStream] = Field(default_factory=list)

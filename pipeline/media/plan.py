@@ -30,6 +30,11 @@ class AudioRendition(BaseModel):
     sample_rate: int = 48000
     default: bool = False  # DEFAULT=YES in HLS / first in DASH
     device_classes: list[str] = Field(default_factory=list)
+    # Studio mezzanines carry one mono track per channel: these streams are joined, in this
+    # order, into `merge_layout` ("5.1": L R C LFE Ls Rs; "stereo": L R) before encoding.
+    merge_indexes: list[int] = Field(default_factory=list)
+    merge_layout: str | None = None
+    offset: float = 0.0  # seconds the source audio starts after the picture (negative: before)
 
 
 class Plan(BaseModel):
@@ -38,6 +43,10 @@ class Plan(BaseModel):
     device_classes: list[str]
     gop_seconds: float = 2.0  # closed GOP, IDR at identical timestamps in every rung
     segment_seconds: float = 6.0
-    duration: float  # seconds, from probe
+    duration: float  # seconds: the programme, i.e. the picture's; every track ends here
     video: list[VideoRung] = Field(default_factory=list)
     audio: list[AudioRendition] = Field(default_factory=list)
+    video_start: float = 0.0  # the picture's first timestamp in the input: shifted to 0
+    deinterlace: str | None = None  # "send_field" (keep the field rate) | "send_frame"
+    notes: list[str] = Field(default_factory=list)  # what the plan does to the source, and why
+    warnings: list[str] = Field(default_factory=list)  # what content ops should look at

@@ -46,7 +46,8 @@ class Track(BaseModel):
     frame_rate: str | None = None  # "30", "30000/1001"
     # audio
     sample_rate: int | None = None
-    channels: int | None = None
+    channels: int | None = None  # from the decoder configuration (esds/dac3/dec3)
+    joc: bool = False  # E-AC-3 Joint Object Coding (Dolby Atmos)
     # audio and text
     language: str = "und"  # BCP-47 / ISO 639 as given by the source
     name: str | None = None  # human label ("English", "English 5.1")

@@ -74,12 +74,28 @@ def hevc_codec(fmt: str, hvcc: bytes) -> str:
 def aac_object_type(descriptors: bytes) -> int:
     """audioObjectType from the DecoderSpecificInfo (tag 5) inside the ES descriptor."""
     try:
-        return _aac_object_type(descriptors)
+        asc = _decoder_specific_info(descriptors)
     except IndexError:
         raise ValueError("truncated esds descriptor") from None
+    if not asc:
+        return 2
+    aot = asc[0] >> 3
+    if aot == 31:
+        if len(asc) < 2:
+            raise ValueError("truncated esds descriptor")
+        aot = 32 + (((asc[0] & 0x07) << 3) | (asc[1] >> 5))
+    return aot
 
 
-def _aac_object_type(descriptors: bytes) -> int:
+def decoder_specific_info(descriptors: bytes) -> bytes | None:
+    """The DecoderSpecificInfo (tag 5) payload inside an esds ES_Descriptor, if readable."""
+    try:
+        return _decoder_specific_info(descriptors)
+    except IndexError:
+        return None
+
+
+def _decoder_specific_info(descriptors: bytes) -> bytes | None:
     i = 0
     while i < len(descriptors):
         tag = descriptors[i]
@@ -91,7 +107,7 @@ def _aac_object_type(descriptors: bytes) -> int:
             length = (length << 7) | (b & 0x7F)
             if not b & 0x80:
                 break
-        if tag == 0x03:  # ES_Descriptor: ES_ID(2) + flags(1) [+ optional fields]
+        if tag == 0x03:  # ES_Descriptor: ES_ID(2) + flags(1) [+ optional fields], then nested
             flags = descriptors[i + 2]
             i += 3 + (2 if flags & 0x80 else 0)
             if flags & 0x40:
@@ -103,9 +119,8 @@ def _aac_object_type(descriptors: bytes) -> int:
             i += 13
             continue
         if tag == 0x05:
-            aot = descriptors[i] >> 3
-            if aot == 31:
-                aot = 32 + (((descriptors[i] & 0x07) << 3) | (descriptors[i + 1] >> 5))
-            return aot
+            if i + length > len(descriptors):
+                raise IndexError("DecoderSpecificInfo runs past the esds")
+            return descriptors[i : i + length]
         i += length
-    return 2
+    return None

@@ -20,8 +20,9 @@ from typing import BinaryIO
 
 from core.errors import PackageError
 from pipeline.media.presentation import KeyFrame, Segment, Track
+from pipeline.mp4.audio import sample_entry_layout
 from pipeline.mp4.base import Box
-from pipeline.mp4.codecs import codec_string, original_format, sample_entry
+from pipeline.mp4.codecs import codec_string, sample_entry
 from pipeline.mp4.fields import BoxFormatError
 from pipeline.mp4.fragment import (
     TRACK_ID,
@@ -66,9 +67,19 @@ def language_code(lang: str) -> int:
 
 
 def cmaf_init(
-    moov: Box, *, language: str = "und", entry: Box | None = None, extra_moov: Sequence[Box] = ()
+    moov: Box,
+    *,
+    language: str = "und",
+    entry: Box | None = None,
+    extra_moov: Sequence[Box] = (),
+    keep_priming: bool = False,
 ) -> bytes:
-    """CMAF header from FFmpeg's moov: one track with id 1, no edit list, no udta/mehd."""
+    """CMAF header from FFmpeg's moov: one track with id 1, no udta/mehd.
+
+    Video keeps no edit list (its composition offsets are normalised so the first frame is
+    presented at tfdt). Audio (`keep_priming`) keeps the encoder's priming as one edit whose
+    media_time skips the priming samples (CMAF 7.5.13; AAC 1024 / 2112, E-AC-3 256 samples),
+    so the first sample presented lines up with the first video frame."""
     mvhd = moov.find("mvhd")
     trak = moov.find("trak")
     if mvhd is None or trak is None:
@@ -78,7 +89,10 @@ def cmaf_init(
     if tkhd is not None:
         tkhd.track_id, tkhd.duration = TRACK_ID, 0
         tkhd.flags = 0x3  # enabled, in movie
+    edit = priming_edit(trak) if keep_priming else None
     trak.children = [c for c in trak.children if c.box_type not in ("edts", "udta")]
+    if edit is not None:
+        trak.children.insert(1, edit)  # after tkhd, before mdia
     mdhd = trak.find("mdia/mdhd")
     if mdhd is not None:
         mdhd.duration, mdhd.language = 0, language_code(language)
@@ -179,6 +193,20 @@ def frame_rate_of(samples_durations: dict[int, int], timescale: int) -> str | No
     return str(fr.numerator) if fr.denominator == 1 else f"{fr.numerator}/{fr.denominator}"
 
 
+def priming_edit(trak: Box) -> Box | None:
+    """An `edts` with the single edit `media_time` = the source's priming, or None."""
+    elst = trak.find("edts/elst")
+    if elst is None:
+        return None
+    media_time = next((e["media_time"] for e in elst.entries if e["media_time"] >= 0), 0)
+    if media_time <= 0:
+        return None
+    elst.version = 0 if media_time < 2**31 else 1
+    elst.entry_count = 1
+    elst.entries = [{"segment_duration": 0, "media_time": media_time, "media_rate": 0x10000}]
+    return trak.find("edts")
+
+
 def package_track(
     src: Path | Sequence[Path],
     title_dir: Path,
@@ -250,7 +278,13 @@ def _package(
     if init_transform is not None:
         new_entry, extra_moov = init_transform(entry)
     (out_dir / "init.mp4").write_bytes(
-        cmaf_init(moov, language=language, entry=new_entry, extra_moov=extra_moov)
+        cmaf_init(
+            moov,
+            language=language,
+            entry=new_entry,
+            extra_moov=extra_moov,
+            keep_priming=not video,
+        )
     )
 
     samples = iter_samples(src) if len(sources) == 1 else iter_joined_samples(sources)
@@ -395,22 +429,6 @@ def _track(
         track.width, track.height, track.frame_rate = entry.width, entry.height, frame_rate
     else:
         track.sample_rate = entry.sample_rate >> 16
-        track.channels = entry.channel_count
-        if original_format(entry) in ("ac-3", "ec-3"):
-            track.channels = _ac3_channels(entry) or track.channels
+        layout = sample_entry_layout(entry)
+        track.channels, track.joc = layout.channels, layout.joc
     return track
-
-
-def _ac3_channels(entry: Box) -> int | None:
-    """Channel count from dac3/dec3 (the sample entry's channel_count is always 2 there)."""
-    acmod_channels = (2, 1, 2, 3, 3, 4, 4, 5)
-    for box in entry.children:
-        if box.box_type == "dac3" and len(box.data) >= 3:
-            bits = int.from_bytes(box.data[:3], "big")
-            acmod, lfe = (bits >> 11) & 0x7, (bits >> 10) & 0x1
-            return acmod_channels[acmod] + lfe
-        if box.box_type == "dec3" and len(box.data) >= 5:
-            bits = int.from_bytes(box.data[2:5], "big")  # first independent substream
-            acmod, lfe = (bits >> 9) & 0x7, (bits >> 8) & 0x1
-            return acmod_channels[acmod] + lfe
-    return None

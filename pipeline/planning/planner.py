@@ -11,40 +11,51 @@ rules, in order:
   size (bitrate interpolated by pixel count), dropped if a kept rung already has (nearly) the
   source size; a source smaller than every rung gets just that one rung (bitrate scaled by
   pixel count);
-* frame rate is the source's, divided by the smallest whole number that meets the class cap
-  (60 -> 30, 60000/1001 -> 30000/1001, 50 -> 25), so cadence stays even;
+* frame rate is the source's motion rate (the field rate of interlaced video, see `picture`),
+  divided by the smallest whole number that meets the class cap (60 -> 30, 60000/1001 ->
+  30000/1001, 50 -> 25), so cadence stays even;
 * rungs of several classes with the same size, frame rate and codec and bitrates within 10% are
   one encode, constrained by the strictest profile/level/VBV of the classes that share it;
-* audio: stereo AAC-LC for each source track, plus a 5.1 rendition per surround codec when the
-  track has 6+ channels and a requested class wants surround.
+* the programme is the picture: its duration is the plan's, and every audio rendition starts
+  and ends with it (`alignment`);
+* audio: stereo AAC-LC for each programme sound (a track, or mono studio tracks joined by a
+  channel map, see `channel_map`), plus a 5.1 rendition per surround codec when it has 6+
+  channels and a requested class wants surround (`audio`).
+
+What the plan does to the source (deinterlacing, constant frame rate, channel maps, start
+offsets) is listed in `Plan.notes`; what content ops should check in `Plan.warnings`.
 """
 
 from __future__ import annotations
 
-import io
-import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import TypeVar
-
-from rich.console import Console
-from rich.table import Table
 
 from core.errors import LadderError, PipelineError
-from pipeline.media.info import AudioStream, MediaInfo, VideoStream
-from pipeline.media.plan import AudioRendition, Plan, VideoRung
+from pipeline.media.info import MediaInfo, VideoStream
+from pipeline.media.plan import Plan, VideoRung
+from pipeline.planning.alignment import picture_start, programme_duration
+from pipeline.planning.audio import plan_audio
+from pipeline.planning.channel_map import audio_sources
+from pipeline.planning.display import format_plan, plan_tables
+from pipeline.planning.grouping import cluster, fps_label, uniquify
 from pipeline.planning.ladder import Ladder, Rung, available_classes, load_ladder
+from pipeline.planning.picture import (
+    deinterlace_mode,
+    motion_rate,
+    output_frame_rate,
+    picture_notes,
+    source_frame_rate,
+)
 
-MERGE_TOLERANCE = 0.10  # bitrates within 10% of each other are the same rung
+__all__ = ["format_plan", "output_frame_rate", "plan", "plan_tables", "source_frame_rate"]
+
 MIN_VIDEO_KBPS = 64  # floor for rungs whose bitrate was scaled down for a tiny source
 NEAR_DUPLICATE_SHARE = 0.9  # a rung with 90%+ of the source's pixels makes a source-size one moot
 BUFSIZE_FACTOR = 2.0  # VBV buffer = 2 x average bitrate (at least the maxrate)
-_MIN_DECIMATED_SHARE = Fraction(3, 4)  # below 75% of the cap, decimating is worse than capping
 _PROFILE_RANK = {"baseline": 0, "main": 1, "high": 2, "main10": 3}
-_AUDIO_RATES = (44100, 48000)
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -69,8 +80,12 @@ def plan(
     *,
     gop_seconds: float = 2.0,
     segment_seconds: float = 6.0,
+    audio_map: Sequence[str] | None = None,
 ) -> Plan:
-    """The renditions to encode for `media` so that every class in `device_classes` is served."""
+    """The renditions to encode for `media` so that every class in `device_classes` is served.
+
+    `audio_map`: a channel label per source audio track (see `channel_map`), from the ingest
+    sidecar or `--audio-map`; without it mono studio tracks are joined by the default rule."""
     classes = _requested(device_classes, ladders)
     chosen = {c: ladders[c] if ladders is not None else load_ladder(c) for c in classes}
     _check_timing(media.path, gop_seconds, segment_seconds)
@@ -79,18 +94,28 @@ def plan(
             media.path, "no video stream: only video titles can be packaged", stage="plan"
         )
     video = media.video[0]
+    duration = programme_duration(media, video)
     candidates = [
         c for name in classes for c in _class_rungs(media.path, video, chosen[name], name)
     ]
+    rungs = _merge(candidates, classes, hdr=video.hdr)
+    rates = [Fraction(r.frame_rate) for r in rungs]
+    mode = deinterlace_mode(video, rates)
+    sources, map_notes, map_warnings = audio_sources(media.path, media.audio, audio_map)
+    audio = plan_audio(sources, classes, chosen, video, duration)
     return Plan(
         source=media.path,
         video_source_index=video.index,
         device_classes=classes,
         gop_seconds=gop_seconds,
         segment_seconds=segment_seconds,
-        duration=media.duration,
-        video=_merge(candidates, classes, hdr=video.hdr),
-        audio=_audio(media.audio, classes, chosen),
+        duration=duration,
+        video=rungs,
+        audio=audio.renditions,
+        video_start=picture_start(video),
+        deinterlace=mode,
+        notes=picture_notes(video, mode, rates) + map_notes + audio.notes,
+        warnings=map_warnings + audio.warnings,
     )
 
 
@@ -136,7 +161,7 @@ def _class_rungs(
     if src_w < 2 or src_h < 2:
         raise PipelineError(path, f"video has no usable size ({src_w}x{src_h})", stage="plan")
     portrait = src_h > src_w
-    rate = output_frame_rate(source_frame_rate(video, path), ladder.max_frame_rate)
+    rate = output_frame_rate(motion_rate(video, path), ladder.max_frame_rate)
     full = (_even_floor(src_w), _even_floor(src_h))
 
     def candidate(size: tuple[int, int], bitrate: int, rung: Rung) -> _Candidate:
@@ -194,35 +219,6 @@ def _source_size_rung(
     return max(below.bitrate_kbps, round(bitrate)), rung
 
 
-def source_frame_rate(video: VideoStream, path: str | None = None) -> Fraction:
-    """The source's exact frame rate ("30000/1001" -> Fraction(30000, 1001))."""
-    try:
-        rate = Fraction(video.frame_rate.strip())
-    except (ValueError, ZeroDivisionError):
-        rate = Fraction(0)
-    if rate <= 0:
-        rate = Fraction(video.fps).limit_denominator(1001)
-    if rate <= 0:
-        raise PipelineError(path, f"video stream {video.index} has no frame rate", stage="plan")
-    return rate
-
-
-def output_frame_rate(source: Fraction, cap: float) -> Fraction:
-    """Source rate divided by the smallest whole number that meets `cap` (60000/1001 -> half).
-
-    If even that lands far below the cap (25 fps with a 24 fps cap would give 12.5), the cap
-    itself is used instead.
-    """
-    limit = Fraction(cap).limit_denominator(1001)
-    if source <= limit:
-        return source
-    divisor = 1
-    while source / divisor > limit:
-        divisor += 1
-    decimated = source / divisor
-    return decimated if decimated >= limit * _MIN_DECIMATED_SHARE else limit
-
-
 def _even_floor(value: int) -> int:
     return max(2, value - value % 2)
 
@@ -237,34 +233,21 @@ def _merge(candidates: list[_Candidate], classes: list[str], *, hdr: bool) -> li
     for c in candidates:
         groups[(c.width, c.height, c.frame_rate, c.codec)].append(c)
     clusters = [
-        cluster
-        for group in groups.values()
-        for cluster in _cluster(group, key=lambda c: c.bitrate_kbps)
+        members for group in groups.values() for members in cluster(group, lambda c: c.bitrate_kbps)
     ]
-    rungs = [_rung(cluster, classes, hdr=hdr) for cluster in clusters]
+    rungs = [_rung(members, classes, hdr=hdr) for members in clusters]
     rungs.sort(key=lambda r: (r.width * r.height, r.bitrate_kbps, Fraction(r.frame_rate)))
     return _with_unique_names(rungs)
 
 
-def _cluster(items: Iterable[T], key: Callable[[T], int]) -> list[list[T]]:
-    """Sort by `key` and group values within MERGE_TOLERANCE of the group's smallest."""
-    clusters: list[list[T]] = []
-    for item in sorted(items, key=key):
-        if clusters and key(item) - key(clusters[-1][0]) <= MERGE_TOLERANCE * key(item):
-            clusters[-1].append(item)
-        else:
-            clusters.append([item])
-    return clusters
-
-
-def _rung(cluster: list[_Candidate], classes: list[str], *, hdr: bool) -> VideoRung:
-    first = cluster[0]
-    bitrate = max(c.bitrate_kbps for c in cluster)
-    factor = min(c.maxrate_factor for c in cluster)
+def _rung(shared: list[_Candidate], classes: list[str], *, hdr: bool) -> VideoRung:
+    first = shared[0]
+    bitrate = max(c.bitrate_kbps for c in shared)
+    factor = min(c.maxrate_factor for c in shared)
     maxrate = round(bitrate * factor)
-    profile = min((c.profile for c in cluster), key=lambda p: _PROFILE_RANK.get(p, 99))
-    levels = [c.level for c in cluster if c.level is not None]
-    members = {c.device_class for c in cluster}
+    profile = min((c.profile for c in shared), key=lambda p: _PROFILE_RANK.get(p, 99))
+    levels = [c.level for c in shared if c.level is not None]
+    members = {c.device_class for c in shared}
     return VideoRung(
         name="",
         width=first.width,
@@ -295,143 +278,8 @@ def _with_unique_names(rungs: list[VideoRung]) -> list[VideoRung]:
     for base in bases:
         counts[base] += 1
     names = [
-        f"{base}-{_rate_label(r.frame_rate)}fps" if counts[base] > 1 else base
+        f"{base}-{fps_label(r.frame_rate)}fps" if counts[base] > 1 else base
         for base, r in zip(bases, rungs, strict=True)
     ]
-    unique = _uniquify(names)
+    unique = uniquify(names)
     return [r.model_copy(update={"name": n}) for r, n in zip(rungs, unique, strict=True)]
-
-
-def _rate_label(frame_rate: str) -> str:
-    rate = Fraction(frame_rate)
-    return str(rate.numerator) if rate.denominator == 1 else f"{float(rate):.2f}".rstrip("0")
-
-
-def _uniquify(names: list[str]) -> list[str]:
-    seen: set[str] = set()
-    out = []
-    for name in names:
-        candidate, n = name, 2
-        while candidate in seen:
-            candidate, n = f"{name}-{n}", n + 1
-        seen.add(candidate)
-        out.append(candidate)
-    return out
-
-
-# --- audio ------------------------------------------------------------------------------------
-
-
-def _audio(
-    tracks: list[AudioStream], classes: list[str], ladders: dict[str, Ladder]
-) -> list[AudioRendition]:
-    renditions: list[AudioRendition] = []
-    for track in tracks:
-        lang = _safe_language(track.language)
-        stereo = _cluster(
-            [(ladders[c].audio.bitrate_kbps, c) for c in classes], key=lambda pair: pair[0]
-        )
-        for group in stereo:
-            suffix = f"-{_group_kbps(group)}" if len(stereo) > 1 else ""
-            renditions.append(_rendition(track, f"a-{lang}-aac2{suffix}", "aac", 2, group, classes))
-        if track.channels < 6:
-            continue
-        by_codec: dict[str, list[tuple[int, str]]] = defaultdict(list)
-        for c in classes:
-            surround = ladders[c].surround
-            if surround is not None:
-                by_codec[surround.codec].append((surround.bitrate_kbps, c))
-        for codec, members in by_codec.items():
-            groups = _cluster(members, key=lambda pair: pair[0])
-            sep = "-" if codec[-1].isdigit() else ""
-            for group in groups:
-                suffix = f"-{_group_kbps(group)}" if len(groups) > 1 else ""
-                name = f"a-{lang}-{codec}{sep}6{suffix}"
-                renditions.append(_rendition(track, name, codec, 6, group, classes))
-    names = _uniquify([r.name for r in renditions])
-    renditions = [r.model_copy(update={"name": n}) for r, n in zip(renditions, names, strict=True)]
-    if renditions:
-        renditions[0] = renditions[0].model_copy(update={"default": True})
-    return renditions
-
-
-def _group_kbps(group: list[tuple[int, str]]) -> int:
-    return max(kbps for kbps, _ in group)
-
-
-def _rendition(
-    track: AudioStream,
-    name: str,
-    codec: str,
-    channels: int,
-    group: list[tuple[int, str]],
-    classes: list[str],
-) -> AudioRendition:
-    members = {c for _, c in group}
-    return AudioRendition(
-        name=name,
-        source_index=track.index,
-        language=track.language or "und",
-        codec=codec,
-        channels=channels,
-        bitrate_kbps=_group_kbps(group),
-        sample_rate=track.sample_rate if track.sample_rate in _AUDIO_RATES else 48000,
-        device_classes=[c for c in classes if c in members],
-    )
-
-
-def _safe_language(language: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", (language or "").lower()) or "und"
-
-
-# --- display ----------------------------------------------------------------------------------
-
-
-def plan_tables(plan: Plan) -> list[Table]:
-    """Rich tables (video, then audio if any) for the CLI."""
-    video = Table(title=f"Video renditions ({len(plan.video)})")
-    for column in ("name", "size", "fps", "kbps", "maxrate", "codec", "tonemap", "classes"):
-        video.add_column(column, justify="right" if column in ("kbps", "maxrate") else "left")
-    for r in plan.video:
-        codec = f"{r.codec} {r.profile}" + (f" {r.level}" if r.level else "")
-        video.add_row(
-            r.name,
-            f"{r.width}x{r.height}",
-            _rate_label(r.frame_rate),
-            str(r.bitrate_kbps),
-            str(r.maxrate_kbps),
-            codec,
-            "yes" if r.tonemap else "",
-            ", ".join(r.device_classes),
-        )
-    tables = [video]
-    if plan.audio:
-        audio = Table(title=f"Audio renditions ({len(plan.audio)})")
-        for column in ("name", "lang", "codec", "ch", "kbps", "source", "default", "classes"):
-            audio.add_column(column)
-        for a in plan.audio:
-            audio.add_row(
-                a.name,
-                a.language,
-                a.codec,
-                str(a.channels),
-                str(a.bitrate_kbps),
-                f"#{a.source_index}",
-                "yes" if a.default else "",
-                ", ".join(a.device_classes),
-            )
-        tables.append(audio)
-    return tables
-
-
-def format_plan(plan: Plan, width: int = 110) -> str:
-    """The plan as plain text (no colour), e.g. for logs and `vod plan`."""
-    buffer = io.StringIO()
-    console = Console(file=buffer, width=width, color_system=None, force_terminal=False)
-    console.print(
-        f"{plan.source}: {plan.duration:.2f} s, classes {', '.join(plan.device_classes)}, "
-        f"GOP {plan.gop_seconds:g} s, segments {plan.segment_seconds:g} s"
-    )
-    for table in plan_tables(plan):
-        console.print(table)
-    return buffer.getvalue()

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import PipelineError
+from core.settings import settings
 
-ENDPOINT_ENV = "VOD_S3_ENDPOINT_URL"
 DEFAULT_REGION = "us-east-1"
 MiB = 1024 * 1024
 MULTIPART_THRESHOLD = 8 * MiB
@@ -113,11 +113,11 @@ def join_key(*parts: str) -> str:
 
 # -- client ---------------------------------------------------------------------------------
 def endpoint_url(explicit: str | None = None) -> str | None:
-    """The S3 endpoint: argument, $VOD_S3_ENDPOINT_URL, $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL;
-    None means AWS itself."""
+    """The S3 endpoint: argument, VOD_S3_ENDPOINT_URL (core.settings), $AWS_ENDPOINT_URL_S3,
+    $AWS_ENDPOINT_URL; None means AWS itself."""
     url = (
         explicit
-        or os.environ.get(ENDPOINT_ENV)
+        or settings().s3_endpoint_url
         or os.environ.get("AWS_ENDPOINT_URL_S3")
         or os.environ.get("AWS_ENDPOINT_URL")
     )

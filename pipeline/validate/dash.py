@@ -109,6 +109,8 @@ class Representation:
     template: str | None = None
     base: str = ""
     timeline: bool = True
+    adaptation_set: str = ""  # "@id" of its AdaptationSet, else "#<period>.<position>"
+    channel_config: tuple[str, str] | None = None  # AudioChannelConfiguration (scheme, value)
 
 
 @dataclass
@@ -145,6 +147,14 @@ def _merged_template(*levels) -> dict | None:
         if tmpl.segment_timelines:
             merged["timeline"] = tmpl.segment_timelines[0]
     return merged if found else None
+
+
+def _channel_config(node) -> tuple[str, str] | None:
+    """(schemeIdUri, value) of a node's first AudioChannelConfiguration, if any."""
+    config = _first(getattr(node, "audio_channel_configurations", None))
+    if config is None or config.scheme_id_uri is None or config.value is None:
+        return None
+    return str(config.scheme_id_uri), str(config.value)
 
 
 class DashChecker:
@@ -203,10 +213,15 @@ class DashChecker:
             if length is None and total is not None:
                 length = total - start
             p_base = self._base(base, period)
-            for aset in period.adaptation_sets or []:
+            for j, aset in enumerate(period.adaptation_sets or []):
                 a_base = self._base(p_base, aset)
+                key = f"@id={aset.id}" if aset.id is not None else f"#{i + 1}.{j + 1}"
                 for rep in aset.representations or []:
+                    before = len(self.title.representations)
                     self._representation(period, aset, rep, self._base(a_base, rep), length)
+                    for added in self.title.representations[before:]:
+                        added.adaptation_set = key
+                        added.channel_config = _channel_config(rep) or _channel_config(aset)
 
     @staticmethod
     def _base(base: str, node) -> str:

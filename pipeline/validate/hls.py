@@ -81,6 +81,7 @@ class HlsTitle:
     master: str
     variants: list[Variant] = field(default_factory=list)
     audio_groups: dict[str, list[str]] = field(default_factory=dict)
+    audio_channels: dict[str, str] = field(default_factory=dict)  # playlist -> CHANNELS
     subtitles: list[str] = field(default_factory=list)
     iframes: list[IFrameStream] = field(default_factory=list)
     playlists: dict[str, MediaPlaylist] = field(default_factory=dict)
@@ -150,6 +151,8 @@ class HlsChecker:
             target = resolve(uri, m.uri)
             if (m.type or "").upper() == "AUDIO":
                 self.title.audio_groups.setdefault(m.group_id or "", []).append(target)
+                if m.channels:
+                    self.title.audio_channels[target] = m.channels
             elif (m.type or "").upper() == "SUBTITLES":
                 self.title.subtitles.append(target)
         for p in pl.playlists:

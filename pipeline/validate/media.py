@@ -13,6 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from pipeline.mp4 import boxes as _boxes  # noqa: F401  (registers the box descriptions)
+from pipeline.mp4.audio import sample_entry_layout
 from pipeline.mp4.base import Box, parse_box, read_header
 from pipeline.mp4.boxes import is_sync
 from pipeline.mp4.codecs import codec_string, original_format, sample_entry
@@ -47,6 +48,9 @@ class TrackInfo:
     width: int | None = None
     height: int | None = None
     encrypted: bool = False  # encv/enca: FFmpeg cannot decode it without the keys
+    channels: int | None = None  # audio: from esds/dac3/dec3, not the sample entry's field
+    joc: bool = False  # E-AC-3 with Dolby Atmos JOC
+    edit_shift: float = 0.0  # seconds the edit list moves media time on the presentation line
 
 
 @dataclass
@@ -113,11 +117,32 @@ def analyze_init(uri: str, data: bytes) -> TrackInfo:
         )
         if kind == "video":
             info.width, info.height = getattr(entry, "width", None), getattr(entry, "height", None)
+        if kind == "audio":
+            layout = sample_entry_layout(entry)
+            info.channels, info.joc = layout.channels, layout.joc
+        info.edit_shift = _edit_shift(moov, mdhd.timescale)
         if not info.timescale:
             raise MediaError("mdhd timescale is 0")
         return info
     except (BoxFormatError, ValueError, IndexError) as e:
         raise MediaError(str(e)) from None
+
+
+def _edit_shift(moov: Box, timescale: int) -> float:
+    """Presentation time minus media time, in seconds, from the first `elst` entries: an
+    empty edit delays the track, a media_time (priming) moves it earlier."""
+    elst = moov.find("trak/edts/elst")
+    mvhd = moov.find("mvhd")
+    if elst is None or not timescale:
+        return 0.0
+    movie_scale = getattr(mvhd, "timescale", 0) or timescale
+    shift = 0.0
+    for entry in elst.entries:
+        if entry["media_time"] == -1:
+            shift += entry["segment_duration"] / movie_scale
+            continue
+        return shift - entry["media_time"] / timescale
+    return shift
 
 
 def _nal_length_size(entry: Box, fmt: str) -> int | None:

@@ -53,7 +53,12 @@ CODES: dict[str, str] = {
     "decode.unavailable": "FFmpeg is not installed, segments were not decoded",
     "align.rungs": "segments of the video rungs do not start at the same times",
     "align.hls_dash": "HLS and DASH describe a track with different segments",
-    "av.duration": "audio and video durations differ by more than 0.5 s",
+    "av.duration": "audio and video end more than one segment apart",
+    "av.start": "audio and video are presented from instants more than one audio frame apart",
+    "media.channels": "decoded audio has another channel count than its configuration says",
+    "hls.channels": "EXT-X-MEDIA CHANNELS does not match the audio stream",
+    "dash.channels": "AudioChannelConfiguration does not match the audio stream",
+    "dash.mixed_channels": "an AdaptationSet mixes audio channel configurations",
 }
 
 

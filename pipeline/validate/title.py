@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
+from pipeline.validate.av import check_av_timing, check_channels
 from pipeline.validate.dash import DashChecker
 from pipeline.validate.fetch import Fetcher, is_url, parent, resolve, to_url
 from pipeline.validate.hls import HlsChecker, frame_seconds
@@ -27,7 +28,6 @@ __all__ = ["validate", "Report", "Violation", "RenditionStats", "CODES", "main"]
 
 MASTER = "master.m3u8"
 MPD = "manifest.mpd"
-AV_DURATION_TOLERANCE = 0.5  # seconds
 
 
 def validate(target: str | Path, *, decode: bool = True) -> Report:
@@ -132,6 +132,8 @@ def _run(
     for init, (track, segs) in infos.items():
         _media_checks(sink, track, tracks[init][1], segs)
     _alignment(sink, infos, stats)
+    check_av_timing(sink, infos, stats)
+    check_channels(sink, media, tracks, infos, hls, dash)
 
     def complete_stats(init: str) -> RenditionStats | None:
         s = stats.get(init)
@@ -223,7 +225,6 @@ def _alignment(
     stats: dict[str, RenditionStats],
 ) -> None:
     video = [(init, t, segs) for init, (t, segs) in infos.items() if t.kind == "video"]
-    audio = [(init, t, segs) for init, (t, segs) in infos.items() if t.kind == "audio"]
     if video:
         ref_init, ref, ref_segs = video[0]
         ref_name = stats[ref_init].name
@@ -249,20 +250,6 @@ def _alignment(
                         f"{ref_name} at {ta:.3f} s",
                     )
                     break
-    complete_video = [stats[i] for i, _, _ in video if stats[i].complete]
-    if complete_video and audio:
-        longest = max(complete_video, key=lambda s: s.duration)
-        for init, _track, _segs in audio:
-            a = stats[init]
-            if a.complete and abs(a.duration - longest.duration) > AV_DURATION_TOLERANCE:
-                sink.add(
-                    "av.duration",
-                    init,
-                    f"audio {a.name} lasts {a.duration:.3f} s, video {longest.name} "
-                    f"{longest.duration:.3f} s (differ by "
-                    f"{a.duration - longest.duration:+.3f} s, limit "
-                    f"{AV_DURATION_TOLERANCE} s)",
-                )
 
 
 def _hls_vs_dash(

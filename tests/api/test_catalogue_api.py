@@ -24,7 +24,7 @@ from fastapi.testclient import TestClient
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
-from api.catalogue import create_app
+from api.app import CATALOGUE_ONLY, create_app
 from catalogue import db, store
 from catalogue.model import (
     AvailabilityWindow,
@@ -103,7 +103,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="module")
 def client(database_url: str) -> Iterator[TestClient]:
-    with TestClient(create_app(database_url)) as c:
+    with TestClient(create_app(database_url, routers=CATALOGUE_ONLY)) as c:
         yield c
 
 
@@ -177,7 +177,10 @@ def test_title_detail_and_404(client: TestClient) -> None:
 def test_browse_rejects_bad_input_with_422(client: TestClient, params: dict, where: str) -> None:
     r = client.get("/catalogue", params=params)
     assert r.status_code == 422
-    assert any(where in err["loc"] for err in r.json()["detail"])
+    problem = r.json()
+    assert r.headers["content-type"] == "application/problem+json"
+    assert problem["reason"] == "invalid_request" and where in problem["detail"]
+    assert any(where in err["loc"] for err in problem["errors"])
 
 
 def test_entitlement_allowed_with_policy(client: TestClient) -> None:
@@ -253,8 +256,8 @@ def server(database_url: str) -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    config = uvicorn.Config(create_app(database_url), host="127.0.0.1", port=port,
-                            log_level="warning")  # fmt: skip
+    app = create_app(database_url, routers=CATALOGUE_ONLY)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()

@@ -14,10 +14,8 @@ from qoe.kpi import WINDOW_MS, window_of
 from tests.support.playback_env import (  # noqa: F401
     PlaybackEnv,
     clean_minute,
-    encrypted_origin,
     new_sessions,
     report_cmcd,
-    sqlite_env,
     stalled_minute,
     start_env,
 )

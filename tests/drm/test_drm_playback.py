@@ -13,7 +13,7 @@ from drm.encryption.protect import Protection
 from drm.keystore import LocalKeyStore
 from pipeline.validate.title import validate
 from pipeline.workflow.title import ingest
-from playback.origin.server import LICENSE_PATH
+from playback.origin.devserver import LICENSE_PATH
 from tests.support.player_harness import PlayerSession, serve_directory
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from core.errors import Refused, Transient
 from drm.keyexchange.cpix import build_request, parse_response
 from drm.keyexchange.keyserver import KeyServer, make_keyserver
 from drm.keyexchange.speke import KeyServerError, SpekeClient
@@ -187,7 +188,8 @@ def test_auth_failure_is_401_without_retry(keyserver: KeyServer, token: str | No
         client = SpekeClient(f"{front.url}/speke/v2/copyProtection", token=token, backoff=0.01)
         with pytest.raises(KeyServerError) as info:
             client.keys_for("title-1", ["SD"])
-    assert info.value.status == 401
+    assert info.value.server_status == 401
+    assert isinstance(info.value, Refused) and info.value.status == 403
     assert "401" in str(info.value) and front.url in str(info.value)
     assert "credentials" in str(info.value)  # the server's message
     assert front.count == 1
@@ -207,7 +209,7 @@ def test_basic_auth(store_path: Path) -> None:
         assert SpekeClient(url, basic=("enc", "pw")).keys_for("t", ["SD"])["SD"]
         with pytest.raises(KeyServerError) as info:
             SpekeClient(url, basic=("enc", "nope")).keys_for("t", ["SD"])
-        assert info.value.status == 401
+        assert info.value.server_status == 401 and isinstance(info.value, Refused)
     finally:
         server.shutdown()
         server.server_close()
@@ -226,7 +228,8 @@ def test_retries_exhausted_names_status(keyserver: KeyServer) -> None:
         client = SpekeClient(f"{front.url}/cpix", token=TOKEN, retries=2, backoff=0.01)
         with pytest.raises(KeyServerError) as info:
             client.keys_for("t", ["SD"])
-    assert info.value.status == 429 and "after 3 attempt(s)" in str(info.value)
+    assert info.value.server_status == 429 and "after 3 attempt(s)" in str(info.value)
+    assert isinstance(info.value, Transient)  # workers retry it later
     assert front.count == 3
 
 
@@ -250,8 +253,9 @@ def test_connection_refused_is_retried_then_reported() -> None:
     port = server.server_address[1]
     server.server_close()  # nothing listens there now
     client = SpekeClient(f"http://127.0.0.1:{port}/cpix", retries=1, backoff=0.01)
-    with pytest.raises(KeyServerError, match="no answer.*after 2 attempt"):
+    with pytest.raises(KeyServerError, match="no answer.*after 2 attempt") as info:
         client.keys_for("t", ["SD"])
+    assert isinstance(info.value, Transient) and info.value.server_status is None
 
 
 # -- hostile and oversized input -----------------------------------------------------------

@@ -41,7 +41,7 @@ from pipeline.mp4.reader import (
 from pipeline.package.chunk_join import NON_SYNC, iter_joined_samples, open_joined
 from pipeline.package.packager import package_track
 from pipeline.validate.title import validate
-from pipeline.workflow.title import package_all, write_manifests
+from pipeline.workflow.packaging import package_all, write_manifests
 from tests.support.common import video_rung
 
 FFMPEG = ["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-y"]
@@ -155,7 +155,7 @@ def command(chunk: Chunk, frame_rate: str = "30/1") -> tuple[list[str], dict[str
 def test_chunk_command_seeks_before_input_and_keeps_absolute_time() -> None:
     argv, outputs = command(Chunk(index=1, start=18, end=36))
     before_input = argv[: argv.index("-i")]  # read from a margin before to a margin after
-    seek = ["-accurate_seek", "-ss", "17", "-t", "20", "-copyts", "-start_at_zero"]
+    seek = ["-accurate_seek", "-ss", "17", "-t", "20", "-copyts"]
     assert before_input[-len(seek) :] == seek
     graph = argv[argv.index("-filter_complex") + 1]
     assert "trim=start=17.991667:end=35.991667" in graph  # a quarter frame before 18 s / 36 s

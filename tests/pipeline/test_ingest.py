@@ -174,6 +174,17 @@ def test_hostile_title_ids_are_refused(title_id: str, sample_mov: Path, tmp_path
     assert not (tmp_path / "escape").exists()
 
 
+def test_unusable_origin_is_refused_before_probing(tmp_path: Path) -> None:
+    not_a_dir = tmp_path / "origin-file"
+    not_a_dir.write_text("")
+    with pytest.raises(PipelineError, match="origin is not a directory"):
+        ingest(tmp_path / "missing.mov", "t", not_a_dir / "sub")  # the source is never probed
+    proc = run_vod("ingest", str(tmp_path / "missing.mov"), "--title-id", "t",
+                   "--origin", str(not_a_dir))  # fmt: skip
+    assert proc.returncode == 1 and "missing.mov" not in proc.stderr
+    assert "origin is not a directory" in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_failure_mid_pipeline_keeps_previous_title(
     media_factory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -184,7 +195,7 @@ def test_failure_mid_pipeline_keeps_previous_title(
     def broken(*args, **kwargs):
         raise PipelineError(source, "simulated packaging failure", stage="package")
 
-    monkeypatch.setattr("pipeline.workflow.title.package_track", broken)
+    monkeypatch.setattr("pipeline.workflow.packaging.package_track", broken)
     with pytest.raises(PipelineError, match="simulated"):
         ingest(source, "t", tmp_path, device_classes=["mobile"])
     assert (first.title_dir / "master.m3u8").read_text() == master_before

@@ -445,7 +445,10 @@ def test_dolby_codec_and_channels(clips, tmp_path: Path, name, codecs, channels)
     track = package_track(clips[name], tmp_path, "a")
     assert (track.codecs, track.channels, track.sample_rate) == (codecs, channels, 48000)
     init = read_init(tmp_path / "a" / "init.mp4")[1]
-    assert init.find("trak/edts") is None and init.find("udta") is None
+    # The encoder delay survives as one edit skipping it (E-AC-3/AC-3: 256 samples); no udta.
+    (edit,) = init.find("trak/edts/elst").entries
+    assert edit["media_time"] == moov.find("trak/edts/elst").entries[0]["media_time"] > 0
+    assert edit["segment_duration"] == 0 and init.find("udta") is None
     written = [
         len(box.find("traf/trun").samples)
         for seg in (tmp_path / "a").glob("*.m4s")

@@ -15,13 +15,14 @@ from qoe.kpi import WINDOW_MS, window_of
 from tests.support.common import run_vod
 from tests.support.playback_env import (  # noqa: F401
     PlaybackEnv,
-    encrypted_origin,
     new_sessions,
     report_cmcd,
-    sqlite_env,
     stalled_minute,
     start_env,
 )
+
+# Eight `vod` subprocesses (about a second of start-up each) against the live API.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

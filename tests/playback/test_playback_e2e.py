@@ -15,7 +15,7 @@ import pytest
 from playback.tokens import PATH_PREFIX, sign_token, split_path_token
 from tests.support.playback_env import GATEWAY_SECRET, PlaybackEnv, start_env
 from tests.support.player_harness import PlayerSession
-from tests.support.subscriber_db import _admin, pg_admin_url  # noqa: F401 (fixture)
+from tests.support.postgres import admin_sql
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 KPI = "/qoe/v1/kpi"
@@ -24,13 +24,13 @@ KPI = "/qoe/v1/kpi"
 @pytest.fixture(scope="module")
 def env(pg_admin_url: str, encrypted_origin: dict, redis_service: str) -> Iterator[PlaybackEnv]:  # noqa: F811
     name = f"vod_e2e_{uuid.uuid4().hex[:12]}"
-    _admin(pg_admin_url, f'CREATE DATABASE "{name}"')
+    admin_sql(pg_admin_url, f'CREATE DATABASE "{name}"')
     try:
         url = pg_admin_url.rsplit("/", 1)[0] + f"/{name}"
         with start_env(url, encrypted_origin, redis_service, heartbeat_ttl=6) as e:
             yield e
     finally:
-        _admin(pg_admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin_sql(pg_admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def wait_for_kpis(env: PlaybackEnv, timeout: float = 20) -> dict:

@@ -13,16 +13,15 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from playback.origin.server import (
+from playback.origin.devserver import (
     PLAYER_LIBS,
     STATIC_DIR,
-    base_url,
     clearkey_license,
     find_titles,
-    make_server,
-    parse_range,
     player_libs_dir,
 )
+from playback.origin.files import base_url, parse_range
+from playback.origin.server import make_server
 from tests.support.player_harness import serve_directory
 
 PAYLOAD = bytes(range(256)) * 40  # 10240 bytes with position-dependent content

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import update
 
-from api.subscriber import create_app
+from api.app import create_app
 from catalogue import db, store
 from catalogue.importer import import_file
 from subscriber import billing, orchestrator
@@ -25,13 +25,7 @@ from subscriber.offers import find_offering
 from subscriber.quote import days_remaining, prorate
 from subscriber.steps import STEPS, CdnEntitlement, Context, abr_caps, drm_policy
 from subscriber.tables import OrderRow
-from tests.support.subscriber_db import (  # noqa: F401 (fixtures)
-    SAMPLE,
-    Served,
-    database_url,
-    pg_admin_url,
-    served,
-)
+from tests.support.subscriber_db import SAMPLE, Served
 from vod.commands.subscriber import activate, orders
 
 OFFERINGS = "/tmf-api/productCatalogManagement/v4/productOffering"

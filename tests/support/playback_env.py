@@ -23,7 +23,7 @@ import pytest
 import redis as redis_lib
 from fastapi import FastAPI
 
-from api.subscriber import create_app
+from api.app import create_app
 from catalogue import db, store
 from catalogue.importer import import_file
 from drm.encryption.protect import Protection

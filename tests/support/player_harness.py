@@ -32,7 +32,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from playback.origin.server import PLAYER_LIBS, base_url, make_server, player_libs_dir
+from playback.origin.devserver import PLAYER_LIBS, player_libs_dir
+from playback.origin.server import base_url, make_server
 
 Player = Literal["shaka", "hls.js", "dash.js"]
 PLAYERS: tuple[Player, ...] = ("shaka", "hls.js", "dash.js")

@@ -19,10 +19,10 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from api.subscriber import create_app
+from api.app import create_app
 from catalogue import db, store
 from catalogue.importer import import_file
-from tests.catalogue.test_catalogue_store import _admin, pg_admin_url  # noqa: F401 (fixture)
+from tests.support.postgres import admin_sql
 
 SAMPLE = Path(__file__).resolve().parents[2] / "fixtures" / "sample.json"
 
@@ -37,11 +37,11 @@ def database_url(
         return
     admin = request.getfixturevalue("pg_admin_url")
     name = f"vod_sub_{uuid.uuid4().hex[:12]}"
-    _admin(admin, f'CREATE DATABASE "{name}"')
+    admin_sql(admin, f'CREATE DATABASE "{name}"')
     try:
         yield admin.rsplit("/", 1)[0] + f"/{name}"
     finally:
-        _admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin_sql(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @dataclass

@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ import pytest
 from tests.support.common import ROOT, MediaFactory
 from tests.support.player_harness import PlayerSession
 from tests.support.s3_server import s3_env
-from tests.workers.test_workers import WorkerPool, vod_env, workers  # noqa: F401 (fixtures)
+from tests.support.workers import WorkerPool
 
 TITLE = "watched-short"
 
@@ -51,8 +50,8 @@ def _watch_cli(env: dict, url: str, origin: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def published(
-    vod_env: dict,  # noqa: F811
-    s3_endpoint: str,  # noqa: F811
+    vod_env: dict,
+    s3_endpoint: str,
     media_factory: MediaFactory,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[dict]:
@@ -119,7 +118,7 @@ def test_dropped_file_becomes_a_title_and_is_archived(published: dict) -> None:
 @pytest.mark.browser
 def test_shaka_plays_the_watched_title_from_s3(
     published: dict,
-    browser: PlayerSession,  # noqa: F811
+    browser: PlayerSession,
 ) -> None:
     from pipeline.storage.s3 import public_url
 
@@ -137,8 +136,8 @@ def _watcher(bucket_url: str, origin: str = "s3://nowhere-origin/titles", **kw: 
 
 @pytest.mark.slow
 def test_corrupt_file_is_quarantined_with_its_reason(
-    workers: WorkerPool,  # noqa: F811
-    s3_endpoint: str,  # noqa: F811
+    workers: WorkerPool,
+    s3_endpoint: str,
     media_factory: MediaFactory,
 ) -> None:
     from pipeline.storage.s3 import ensure_bucket, s3_client
@@ -172,80 +171,9 @@ def test_corrupt_file_is_quarantined_with_its_reason(
     assert watcher.scan() == []  # quarantine/ is never picked up again
 
 
-def test_two_watchers_submit_each_file_once(s3_endpoint: str, vod_env: dict) -> None:  # noqa: F811
-    from pipeline.storage.s3 import ensure_bucket, s3_client
-    from workers.jobs import create_job
-
-    ingest, _ = _names()
-    client = s3_client(s3_endpoint)
-    ensure_bucket(ingest, client=client)
-    names = [f"in/f{i}.mov" for i in range(6)]
-    for name in names:
-        client.put_object(Bucket=ingest, Key=name, Body=name.encode() * 10)
-    submitted: list[tuple[str, str]] = []
-    lock = threading.Lock()
-
-    def counting_submit(who: str) -> Any:
-        def submit(spec: Any) -> str:
-            with lock:
-                submitted.append((who, spec.job_id))
-            create_job(spec)  # a queued job record, as the real submit leaves
-            return "queued"
-
-        return submit
-
-    watchers = [
-        _watcher(f"s3://{ingest}/in", s3=s3_client(s3_endpoint), submit=counting_submit(w))
-        for w in ("a", "b")
-    ]
-    barrier = threading.Barrier(2)
-    errors: list[BaseException] = []
-
-    def run(w: Any) -> None:
-        try:
-            barrier.wait()
-            w.scan()
-        except BaseException as exc:  # noqa: BLE001 (reported below)
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(w,)) for w in watchers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors, errors
-    job_ids = [job for _, job in submitted]
-    assert len(job_ids) == len(names) == len(set(job_ids)), submitted
-    claims = [k for k in _keys(client, ingest) if k.startswith("in/claims/")]
-    assert len(claims) == len(names)
-    # Later scans by either watcher submit nothing again (claims hold, jobs are recorded).
-    for w in watchers:
-        assert [e for e in w.scan() if e.kind in ("submitted", "resubmitted")] == []
-    assert len(submitted) == len(names)
-
-
-def test_s3_claim_object_guards_watchers_without_a_shared_redis(
-    s3_endpoint: str,  # noqa: F811
-    vod_env: dict,  # noqa: F811
-) -> None:
-    from pipeline.storage.s3 import ensure_bucket, s3_client
-    from workers import ingest_bucket as ib
-    from workers.jobs import client as redis_client
-
-    ingest, _ = _names()
-    client = s3_client(s3_endpoint)
-    ensure_bucket(ingest, client=client)
-    cand = ib.Candidate("x.mov", "abc", 3)
-    r = redis_client()
-    assert ib.claim(r, client, ingest, "", cand, "one")
-    assert not ib.claim(r, client, ingest, "", cand, "two")  # Redis says no
-    r.delete(ib.claim_redis_key(ingest, "x.mov", "abc"))  # as if the other had its own Redis
-    assert not ib.claim(r, client, ingest, "", cand, "three")  # the S3 conditional write says no
-
-
 def test_hostile_keys_are_reported_never_processed(
-    s3_endpoint: str,  # noqa: F811
-    vod_env: dict,  # noqa: F811
+    s3_endpoint: str,
+    vod_env: dict,
 ) -> None:
     from pipeline.storage.s3 import ensure_bucket, s3_client
 
@@ -277,8 +205,8 @@ def test_hostile_keys_are_reported_never_processed(
 
 
 def test_invalid_sidecar_quarantines_before_any_job(
-    s3_endpoint: str,  # noqa: F811
-    vod_env: dict,  # noqa: F811
+    s3_endpoint: str,
+    vod_env: dict,
 ) -> None:
     from pipeline.storage.s3 import ensure_bucket, s3_client
 
@@ -328,8 +256,8 @@ def test_pure_helpers() -> None:
 
 
 def test_sidecar_options_reach_the_job_and_rights_are_imported_when_done(
-    s3_endpoint: str,  # noqa: F811
-    vod_env: dict,  # noqa: F811
+    s3_endpoint: str,
+    vod_env: dict,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -384,8 +312,8 @@ def test_sidecar_options_reach_the_job_and_rights_are_imported_when_done(
 
 
 def test_overwritten_source_is_a_new_job_and_the_old_one_lets_go(
-    s3_endpoint: str,  # noqa: F811
-    vod_env: dict,  # noqa: F811
+    s3_endpoint: str,
+    vod_env: dict,
 ) -> None:
     from pipeline.storage.s3 import ensure_bucket, s3_client
     from workers.jobs import create_job, set_job

@@ -1,18 +1,23 @@
 """`vod catalogue ...`: import rights files, list what is open in a territory, serve the API.
 
 The database is `--database-url`, else `VOD_DATABASE_URL`, else ./catalogue.db (SQLite).
+Every failure is one line naming the file, the database or the setting (`friendly_errors`).
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from catalogue import db
+from core.errors import ConfigError, Conflict, Transient, VodError
+from vod.errors import friendly_errors
 
 EXIT_ROW_ERRORS = 1
 
@@ -48,9 +53,40 @@ def _url(ctx: click.Context) -> str:
     return ctx.obj["catalogue_url"]
 
 
+def _shown(url: str) -> str:
+    """The database URL as it may be printed: no password."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparseable URL is shown without its credentials part
+        return url.rpartition("@")[2]
+
+
+@contextmanager
+def database_errors(url: str) -> Iterator[None]:
+    """SQLAlchemy's and Alembic's failures as one-line project errors naming the database."""
+    from alembic.util.exc import CommandError
+    from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+
+    try:
+        yield
+    except VodError:
+        raise
+    except ArgumentError as e:
+        raise ConfigError("--database-url / VOD_DATABASE_URL", f"{_shown(url)}: {e}") from None
+    except DBAPIError as e:
+        cause = str(e.orig).strip().splitlines()[0] if e.orig else type(e).__name__
+        raise Transient(_shown(url), f"database error: {cause}", reason="database_error") from None
+    except (SQLAlchemyError, CommandError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise Conflict(_shown(url), f"database: {first}", reason="database_error") from None
+
+
 @catalogue.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.pass_context
+@friendly_errors
 def import_cmd(ctx: click.Context, file: Path) -> None:
     """Import an Avails (XML/XLSX) or JSON rights file; re-importing changes nothing.
 
@@ -64,8 +100,13 @@ def import_cmd(ctx: click.Context, file: Path) -> None:
     from catalogue.store import import_windows
 
     result = import_file(file)
-    with db.session_scope(db.setup(_url(ctx))) as session:
-        counts = import_windows(session, result.windows)
+    with database_errors(_url(ctx)):
+        engine = db.setup(_url(ctx))
+        try:
+            with db.session_scope(engine) as session:
+                counts = import_windows(session, result.windows)
+        finally:
+            engine.dispose()
     click.echo(f"{file}: {len(result.windows)} windows: {counts}; {len(result.errors)} errors")
     for error in result.errors:
         click.echo(f"error: {error}", err=True)
@@ -79,6 +120,7 @@ def import_cmd(ctx: click.Context, file: Path) -> None:
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--json", "as_json", is_flag=True, help="One JSON array of entries.")
 @click.pass_context
+@friendly_errors
 def list_cmd(ctx: click.Context, territory: str, at: str | None, limit: int, as_json: bool) -> None:
     """Titles with a window open in TERRITORY at a time."""
     from catalogue.store import browse
@@ -86,9 +128,13 @@ def list_cmd(ctx: click.Context, territory: str, at: str | None, limit: int, as_
     if len(territory) != 2 or not territory.isalpha():
         raise click.BadParameter("use a two-letter ISO 3166-1 code", param_hint="--territory")
     when = _parse_time(at)
-    engine = db.setup(_url(ctx))
-    with db.session_factory(engine)() as session:
-        entries = browse(session, territory.upper(), when, limit=limit)
+    with database_errors(_url(ctx)):
+        engine = db.setup(_url(ctx))
+        try:
+            with db.session_factory(engine)() as session:
+                entries = browse(session, territory.upper(), when, limit=limit)
+        finally:
+            engine.dispose()
     if as_json:
         click.echo(json.dumps([e.model_dump(mode="json") for e in entries], indent=2))
         return
@@ -128,9 +174,10 @@ def list_cmd(ctx: click.Context, territory: str, at: str | None, limit: int, as_
 @click.option(
     "--redis-url",
     envvar="VOD_PLAYBACK_REDIS_URL",
-    help="Redis for sessions, stream slots and QoE (default redis://127.0.0.1:6379/2).",
+    help="Redis for sessions, stream slots and QoE (default: VOD_REDIS_URL, database +2).",
 )
 @click.pass_context
+@friendly_errors
 def serve_cmd(
     ctx: click.Context,
     host: str,
@@ -147,8 +194,9 @@ def serve_cmd(
 
     import uvicorn
 
-    from api.subscriber import create_app
-    from playback.config import ConfigError, PlaybackConfig
+    from api.app import create_app
+    from core.settings import settings
+    from playback.config import PlaybackConfig
 
     env = dict(os.environ)
     for name, value in (("VOD_PLAYBACK_CONFIG", playback_config),
@@ -157,13 +205,12 @@ def serve_cmd(
                         ("VOD_PLAYBACK_REDIS_URL", redis_url)):  # fmt: skip
         if value:
             env[name] = str(value)
+    wanted = settings(env)  # these options over the environment
     config = None  # none asked for: create_app says playback is off, and why
-    if env.get("VOD_PLAYBACK_CONFIG") or env.get("VOD_TOKEN_SECRET"):
-        try:
-            config = PlaybackConfig.load(env)
-        except ConfigError as e:
-            raise click.UsageError(str(e)) from e
-    app = create_app(_url(ctx), playback=config)
+    if wanted.playback_config or wanted.token_secret:
+        config = PlaybackConfig.load(env)  # a ConfigError names the setting: one line, exit 1
+    with database_errors(_url(ctx)):
+        app = create_app(_url(ctx), playback=config)
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 

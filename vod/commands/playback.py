@@ -9,9 +9,13 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import click
-import httpx
 
-DEFAULT_API = "http://127.0.0.1:8081"
+from core.errors import NotFound
+from core.settings import Settings
+from vod.commands.api_client import call as _call
+from vod.errors import friendly_errors
+
+DEFAULT_API = Settings.model_fields["api_url"].default
 api_option = click.option(
     "--api",
     default=DEFAULT_API,
@@ -19,22 +23,6 @@ api_option = click.option(
     envvar="VOD_API_URL",
     help="Base URL of the API (vod catalogue serve).",
 )
-
-
-def _call(method: str, url: str, **kw: Any) -> Any:
-    try:
-        resp = httpx.request(method, url, timeout=60, **kw)
-    except httpx.HTTPError as e:
-        raise click.ClickException(f"{url}: {e} (is `vod catalogue serve` running?)") from e
-    if resp.status_code >= 400:
-        try:
-            body = resp.json()
-            why = body.get("reason") or body.get("detail") or body
-            detail = body.get("detail", "")
-        except ValueError:
-            why, detail = resp.text.strip(), ""
-        raise click.ClickException(f"HTTP {resp.status_code} {why}: {detail}".rstrip(": "))
-    return resp.json() if resp.content else None
 
 
 @click.group("device")
@@ -64,6 +52,7 @@ def device() -> None:
     type=click.Choice(["tv", "stb", "console", "desktop", "tablet", "mobile"]),
 )
 @api_option
+@friendly_errors
 def register(
     customer: str, device_id: str, drm: str, security_level: str, device_class: str, api: str
 ) -> None:
@@ -108,6 +97,7 @@ def watch_url(session: dict[str, Any], protocol: str) -> str:
 @click.option("--protocol", type=click.Choice(["dash", "hls"]), default="dash", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the whole session as JSON.")
 @api_option
+@friendly_errors
 def play(
     customer: str, device_id: str, title_id: str, protocol: str, as_json: bool, api: str
 ) -> None:
@@ -127,7 +117,7 @@ def play(
         f"CDN {s['cdn']['region']} via {s['cdn']['origin']} ({s['cdn']['kind']})"
     )
     if protocol not in s["manifests"]:
-        raise click.ClickException(f"the title has no {protocol.upper()} manifest")
+        raise NotFound(title_id, f"the title has no {protocol.upper()} manifest")
     click.echo(f"{protocol.upper()}: {s['manifests'][protocol]}")
     click.echo(f"watch: {watch_url(s, protocol)}")
 
@@ -152,6 +142,7 @@ def _num(v: float | None, unit: str = "") -> str:
 @click.option("--minutes", default=60, show_default=True, type=click.IntRange(1, 4320))
 @click.option("--json", "as_json", is_flag=True)
 @api_option
+@friendly_errors
 def kpis(
     title_id: str | None,
     device_class: str | None,
@@ -197,6 +188,7 @@ def kpis(
 @click.option("--state", type=click.Choice(["raised", "cleared"]))
 @click.option("--json", "as_json", is_flag=True)
 @api_option
+@friendly_errors
 def alarm_list(state: str | None, as_json: bool, api: str) -> None:
     """QoE alarms (TMF642), newest first, with the services they affect."""
     alarms = _call(

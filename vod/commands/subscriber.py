@@ -4,39 +4,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import click
-import httpx
+
+from core.errors import Refused
+from vod.commands.api_client import checked, client
+from vod.errors import friendly_errors
 
 ORDERS = "/tmf-api/productOrderingManagement/v4/productOrder"
 SERVICE_ORDER = "/tmf-api/serviceOrdering/v4/serviceOrder"
 
 api_option = click.option("--api", help="Base URL of a running API, e.g. http://127.0.0.1:8000.")
 db_option = click.option("--database-url", help="Run in-process on this database instead.")
-
-
-@contextmanager
-def client(api: str | None, database_url: str | None) -> Iterator[httpx.Client]:
-    """An HTTP client for the API: remote, or the app itself in-process."""
-    if api:
-        with httpx.Client(base_url=api, timeout=120) as c:
-            yield c
-        return
-    from fastapi.testclient import TestClient
-
-    from api.subscriber import create_app
-
-    with TestClient(create_app(database_url)) as c:
-        yield c
-
-
-def _check(resp: httpx.Response) -> Any:
-    if resp.status_code >= 400:
-        raise click.ClickException(f"HTTP {resp.status_code}: {resp.text}")
-    return resp.json()
 
 
 def _print_steps(so: dict[str, Any]) -> None:
@@ -54,6 +34,7 @@ def _print_steps(so: dict[str, Any]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the service order as JSON.")
 @api_option
 @db_option
+@friendly_errors
 def activate(
     customer: str, territory: str, tier: str, idempotency_key: str | None, as_json: bool,
     api: str | None, database_url: str | None,
@@ -62,14 +43,14 @@ def activate(
     body = {"customerId": customer, "territory": territory, "productOffering": {"id": tier}}
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
     with client(api, database_url) as c:
-        po = _check(c.post(ORDERS, json=body, headers=headers))
-        so = _check(c.get(f"{SERVICE_ORDER}/{po['id']}"))
+        po = checked(c.post(ORDERS, json=body, headers=headers))
+        so = checked(c.get(f"{SERVICE_ORDER}/{po['id']}"))
     if as_json:
         click.echo(json.dumps(so, indent=2))
     else:
         _print_steps(so)
     if po["state"] != "completed":
-        raise click.ClickException(f"order {po['id']} {po['state']}: {po['error']}")
+        raise Refused(f"order {po['id']}", f"{po['state']}: {po['error']}", reason="order_failed")
 
 
 @click.command("orders")
@@ -77,6 +58,7 @@ def activate(
 @click.option("--customer", help="List this customer's orders.")
 @api_option
 @db_option
+@friendly_errors
 def orders(
     order_id: str | None, customer: str | None, api: str | None, database_url: str | None
 ) -> None:
@@ -85,8 +67,8 @@ def orders(
         raise click.UsageError("give an ORDER_ID or --customer")
     with client(api, database_url) as c:
         if order_id:
-            _print_steps(_check(c.get(f"{SERVICE_ORDER}/{order_id}")))
+            _print_steps(checked(c.get(f"{SERVICE_ORDER}/{order_id}")))
             return
-        for po in _check(c.get(ORDERS, params={"customer": customer})):
+        for po in checked(c.get(ORDERS, params={"customer": customer})):
             offering = po["productOrderItem"][0]["productOffering"]["id"]
             click.echo(f"{po['id']} {po['state']:<10} {offering:<14} {po['creationDate']}")

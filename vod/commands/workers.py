@@ -13,29 +13,73 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
+from functools import wraps
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
+import redis
+from click.core import ParameterSource
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
-from pipeline.storage.s3 import is_s3_url
+from core.errors import BadInput, NotFound, Refused, Transient, VodError
+from core.settings import settings
+from vod.errors import friendly_errors
+from vod.options import drm_options, spec_fields, title_options
 from workers.app import ENCODE, IO, queue_name
-from workers.jobs import STAGES, DrmOptions, JobInfo, JobSpec, Subtitle, get_job, job_id_for
+from workers.jobs import STAGES, JobInfo, JobSpec, get_job, job_id_for
 
 POLL_SECONDS = 0.5
 err = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class StateUnavailable(Transient):
+    """The job queue's Redis cannot be reached."""
+
+
+def state_errors(fn: F) -> F:
+    """Redis being down is one line naming it (credentials left out), not a traceback."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            raise StateUnavailable(_redis_name(settings().job_state), str(exc)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _redis_name(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}:{parts.port or 6379}{parts.path}"
 
 
 def source_identity(source: str) -> tuple[str, str, str]:
     """(bucket, key, version tag) for a stable job id: S3 ETag, or local size + mtime."""
     if source.startswith("s3://"):
-        from pipeline.storage.s3 import parse_s3_url, s3_client
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from pipeline.storage.s3 import parse_s3_url, reason, s3_client
 
         bucket, key = parse_s3_url(source)
-        etag = s3_client().head_object(Bucket=bucket, Key=key).get("ETag", "")
+        try:
+            etag = s3_client().head_object(Bucket=bucket, Key=key).get("ETag", "")
+        except (ClientError, BotoCoreError) as exc:
+            status = getattr(exc, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
+            kind = {404: NotFound, 403: Refused}.get(status, BadInput)
+            if status is None or status >= 500:
+                kind = Transient
+            raise kind(source, f"cannot read the source: {reason(exc)}") from None
         return bucket, key, etag
     path = Path(source).resolve()
     try:
@@ -54,91 +98,38 @@ def make_spec(source: str, **options: object) -> JobSpec:
     return draft.model_copy(update={"job_id": job_id_for(bucket, key, tag, draft.options_key())})
 
 
-def _subtitle(value: str) -> Subtitle:
-    path, sep, lang = value.rpartition(":")
-    if not sep or not path or not lang:
-        raise click.BadParameter(f"expected PATH:LANG, got {value!r}")
-    return Subtitle(path=path if is_s3_url(path) else str(Path(path).resolve()), language=lang)
-
-
 @click.command("submit")
 @click.argument("source")
-@click.option("--title-id", required=True, help="Title id: the folder/prefix on the origin.")
-@click.option("--origin", required=True, help="Origin directory or s3://bucket/prefix.")
-@click.option(
-    "--device-class",
-    "device_classes",
-    default="web",
-    show_default=True,
-    help="Comma-separated device classes (web, mobile, tv...).",
-)
-@click.option("--subtitles", multiple=True, metavar="PATH:LANG", help="Sidecar subtitles.")
-@click.option("--segment-seconds", type=float, default=6.0, show_default=True)
+@title_options
+@drm_options
 @click.option("--chunk-seconds", type=float, default=None, help="Encode in chunks of N s.")
-@click.option("--preset", default="veryfast", show_default=True, help="x264/x265 preset.")
-@click.option("--drm", "drm_systems", default=None, help="clearkey | widevine,playready,... | all")
-@click.option(
-    "--scheme", type=click.Choice(["cenc", "cbcs", "both"]), default="cenc", show_default=True
-)
-@click.option("--key-store", default=None, help="Key store path as seen by the workers.")
-@click.option(
-    "--key-server",
-    default=None,
-    metavar="URL",
-    help="CPIX/SPEKE key server (workers read its token from $VOD_KEY_SERVER_TOKEN).",
-)
-@click.option("--license-url", default=None, help="ClearKey licence URL for the manifests.")
 @click.option("--force", is_flag=True, help="Run again even when the job is already done.")
 @click.option("--wait", is_flag=True, help="Block with a progress display until it ends.")
 @click.option("--json", "as_json", is_flag=True, help="Print the job (and summary) as JSON.")
+@friendly_errors
+@state_errors
 def submit_cmd(
     source: str,
-    title_id: str,
-    origin: str,
-    device_classes: str,
-    subtitles: tuple[str, ...],
-    segment_seconds: float,
     chunk_seconds: float | None,
-    preset: str,
-    drm_systems: str | None,
-    scheme: str,
-    key_store: str | None,
-    key_server: str | None,
-    license_url: str | None,
     force: bool,
     wait: bool,
     as_json: bool,
+    **params: Any,
 ) -> None:
-    """Queue SOURCE (a file or s3:// URL) for the workers; prints the job id."""
+    """Queue SOURCE (a file or s3:// URL) for the workers; prints the job id.
+
+    Takes the options of `vod ingest`, except secrets: `--key` is refused (a job never carries
+    content keys: serve them from --key-server, or use `vod ingest --key`), and the workers
+    read the key server token from their own VOD_KEY_SERVER_TOKEN."""
     from workers.canvas import submit
 
-    if (key_store or key_server or license_url) and not drm_systems:
-        raise click.UsageError("--key-store/--key-server/--license-url need --drm")
-    drm = None
-    if drm_systems:
-        drm = DrmOptions(
-            systems=drm_systems,
-            scheme=scheme,  # type: ignore[arg-type]
-            key_store=str(Path(key_store).resolve()) if key_store else None,
-            key_server=key_server,
-            license_url=license_url,
-        )
-    if not origin.startswith("s3://"):
-        origin = str(Path(origin).resolve())
+    _refuse_secrets(params)
     try:
-        spec = make_spec(
-            source,
-            title_id=title_id,
-            origin=origin,
-            device_classes=[c.strip() for c in device_classes.split(",") if c.strip()],
-            drm=drm,
-            subtitles=[_subtitle(s) for s in subtitles],
-            segment_seconds=segment_seconds,
-            chunk_seconds=chunk_seconds,
-            preset=preset,
-        )
+        spec = make_spec(source, chunk_seconds=chunk_seconds, **spec_fields(params, absolute=True))
     except ValidationError as exc:
         raise click.UsageError("; ".join(e["msg"] for e in exc.errors())) from None
+    except VodError as exc:  # e.g. an unsafe title id, refused before anything is queued
+        raise click.UsageError(exc.cause) from None
     outcome = submit(spec, force=force)
     if not as_json:
         click.echo(spec.job_id)
@@ -157,8 +148,22 @@ def submit_cmd(
     elif job.state == "done" and job.summary:
         click.echo(f"HLS:  {job.summary.get('hls')}\nDASH: {job.summary.get('dash')}")
     if job.state != "done":
-        err.print(f"[red]failed:[/red] {job.error}")
+        err.print(f"[red]failed:[/red] {escape(job.error or 'job failed')}")
         sys.exit(1)
+
+
+def _refuse_secrets(params: dict[str, Any]) -> None:
+    """A job message travels through Redis: no content key or token may ride in it."""
+    if params["raw_keys"]:
+        raise click.UsageError(
+            "--key is for vod ingest: a job never carries content keys; let the workers get "
+            "them from --key-server (or their key store, --key-store)"
+        )
+    source = click.get_current_context().get_parameter_source("key_server_token")
+    if params["key_server_token"] and source == ParameterSource.COMMANDLINE:
+        raise click.UsageError(
+            "--key-server-token is for vod ingest: the workers use their own VOD_KEY_SERVER_TOKEN"
+        )
 
 
 def wait_for(job_id: str, *, show: bool = True, timeout: float | None = None) -> JobInfo:
@@ -189,6 +194,8 @@ def wait_for(job_id: str, *, show: bool = True, timeout: float | None = None) ->
 @click.argument("job_id", required=False)
 @click.option("--limit", default=20, show_default=True, help="How many recent jobs to list.")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@friendly_errors
+@state_errors
 def jobs_cmd(job_id: str | None, limit: int, as_json: bool) -> None:
     """List recent jobs, or show one job's stages (state, progress, attempts, error)."""
     from workers.jobs import list_jobs
@@ -213,7 +220,7 @@ def jobs_cmd(job_id: str | None, limit: int, as_json: bool) -> None:
         current = next((s for s in STAGES if j.stages[s].state != "done"), "-")
         updated = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(j.updated or 0))
         title = j.spec.title_id if j.spec else "?"
-        table.add_row(j.job_id, title, j.state, current, updated, (j.error or "")[:80])
+        table.add_row(j.job_id, title, j.state, current, updated, Text((j.error or "")[:80]))
     Console().print(table)
 
 
@@ -234,7 +241,13 @@ def _stage_table(job: JobInfo) -> Table:
     for name, s in rows:
         took = f"{s.finished - s.started:.1f}" if s.started and s.finished else ""
         table.add_row(
-            name, s.state, f"{s.progress:.0%}", str(s.attempts), s.worker or "", took, s.error or ""
+            name,
+            s.state,
+            f"{s.progress:.0%}",
+            str(s.attempts),
+            s.worker or "",
+            took,
+            Text(s.error or ""),  # plain text: "[probe] ..." is not markup
         )
     return table
 

@@ -143,7 +143,7 @@
     const listVariants = () => {
       status.variants = player.getVariantTracks().map((t) => ({
         bandwidth: t.bandwidth, width: t.width, height: t.height, codecs: t.codecs,
-        language: t.language, active: t.active,
+        language: t.language, active: t.active, channels: t.channelsCount,
       }));
     };
     player.addEventListener('variantchanged', listVariants);

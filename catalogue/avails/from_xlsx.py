@@ -5,7 +5,7 @@ AvailAsset...), row 2 holds the field names (Territory, LicenseType, Start, End,
 row 3 is the spec version plus "//REQ" / "//Opt" notes, data follows. We find the header as
 the first row naming Territory, LicenseType and Start, skip blank rows and "//" note rows,
 and read one window per data row. Each row becomes the same `RawTransaction` an XML
-Transaction does, so the rules (and error wording) are those of catalogue.avails_xml.
+Transaction does, so the rules (and error wording) are those of catalogue.avails.rules.
 
 Columns read: ALID; ContentID (TV: Episode/Season/Series/VolumeContentID by WorkType);
 EIDR from EditID/TitleID or EIDR-EDIT/EIDR-TITLE (TV: EpisodeID/EpisodeTitleID, SeasonID,
@@ -31,7 +31,8 @@ from datetime import date, datetime, time
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
-from catalogue.avails_xml import Draft, RawTerm, RawTransaction, build_transaction, resolve_drafts
+from catalogue.avails.rules import build_transaction, resolve_drafts
+from catalogue.avails.transaction import Draft, RawTerm, RawTransaction
 from catalogue.model import ImportResult, RowError
 from core.errors import PipelineError
 
