@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from vod.errors import EXIT_ERROR, friendly_errors
+from core.errors import VodError
+from vod.errors import EXIT_ERROR, err, friendly_errors
 from vod.options import device_class_option, parse_classes
 
 
@@ -162,7 +163,11 @@ def _attach_subcommands() -> None:
     attach(main)
 
 
-_attach_subcommands()
+try:
+    _attach_subcommands()
+except VodError as _startup_error:  # e.g. a bad VOD_* setting read while the app configures
+    err.print(f"error: {_startup_error.one_line()}", markup=False, soft_wrap=True)
+    sys.exit(EXIT_ERROR)
 
 if __name__ == "__main__":
     main()

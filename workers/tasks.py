@@ -436,12 +436,13 @@ def catalogue_target() -> CatalogueTarget:
 
 @app.task(bind=True, base=StageTask, name="vod.finalize", stage="finalize")
 def finalize_task(self: StageTask, ctx: Ctx) -> dict:
-    """Mark the job done with its summary and drop its intermediates."""
+    """Drop the job's intermediates, then mark it done with its summary: "done" is written
+    last, so whoever sees a done job sees every stage done too."""
     spec = _spec(ctx)
+    summary = ctx["summary"]
     with running(self, spec.job_id, "finalize"):
-        summary = ctx["summary"]
-        set_job(spec.job_id, state="done", summary=summary, finished=time.time(), error="")
         discard_intermediates(spec.job_id, spec.origin)
+    set_job(spec.job_id, state="done", summary=summary, finished=time.time(), error="")
     return summary
 
 

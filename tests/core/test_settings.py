@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
 
 from core.errors import ConfigError
 from core.settings import Settings, environ_documented, redis_db, settings
-from tests.support.common import ROOT
+from tests.support.common import ROOT, run_vod
 
 
 def test_defaults_keep_todays_redis_databases() -> None:
@@ -78,3 +79,13 @@ def test_readme_lists_every_setting_with_its_default() -> None:
         assert rows[name].strip() == default, f"README default of {name}"
     assert set(rows) == {name for name, _, _ in environ_documented()}
     assert len(Settings.model_fields) == len(rows)
+
+
+def test_a_bad_setting_stops_any_command_with_one_line() -> None:
+    env = {**os.environ, "VOD_MAX_RETRIES": "lots"}
+    proc = run_vod("jobs", env=env, timeout=60)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        "error: [config] VOD_MAX_RETRIES: Input should be a valid integer, unable to parse "
+        "string as an integer (got 'lots')"
+    ]
