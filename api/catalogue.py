@@ -136,7 +136,11 @@ def router() -> APIRouter:
                 raise unknown_title(body.title_id)
             windows, presentation = inputs
             req = EntitlementRequest(
-                title_id=body.title_id, territory=body.territory, tier=body.tier, device=body.device
+                title_id=body.title_id,
+                territory=body.territory,
+                tier=body.tier,
+                device=body.device,
+                language=body.language,
             )
             now = body.at or datetime.now(UTC)
             return decide(req, windows, body.purchases, presentation, now)

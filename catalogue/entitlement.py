@@ -5,6 +5,9 @@ property-based tests all exercise the same rule set. Rules, in the order a denia
 
 1. rights in the territory: a window for the title whose territory is the subscriber's, or a
    region containing it (`WW`) without the subscriber's territory in `territories_excluded`;
+   when the request names a language, only windows offering it count (the window's own
+   `language` or one of its allowed `languages`; a window naming neither is for any language);
+   a request without one is language-blind;
 2. a playable window open now: `start <= now < end` (start inclusive, end exclusive, `end=None`
    open-ended). Pre-order (POEST) windows sell, they never play;
 3. the device is registered;
@@ -93,6 +96,7 @@ HARDWARE_BACKED = frozenset(
 
 class Reason(StrEnum):
     NO_RIGHTS_IN_TERRITORY = "no_rights_in_territory"
+    NO_RIGHTS_IN_LANGUAGE = "no_rights_in_language"  # rights here, not for the asked version
     WINDOW_NOT_OPEN = "window_not_open"
     WINDOW_CLOSED = "window_closed"
     DEVICE_NOT_REGISTERED = "device_not_registered"
@@ -138,6 +142,10 @@ class EntitlementRequest(BaseModel):
     territory: str = Field(pattern=r"^[A-Z]{2}$")  # ISO 3166-1 alpha-2
     tier: Tier | None = None  # None: no subscription
     device: Device
+    language: str | None = Field(  # None: any version will do (the decision ignores language)
+        default=None, max_length=35, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$",
+        description="BCP 47 tag of the language version wanted, e.g. fr or fr-CA",
+    )  # fmt: skip
 
 
 class Purchase(BaseModel):
@@ -214,6 +222,19 @@ def territory_codes(territory: str) -> list[str]:
     """Window territories that may cover `territory` (for SQL pre-filtering)."""
     regions = [r for r, members in REGIONS.items() if members is None or territory in members]
     return [territory, *regions]
+
+
+def _tags_match(a: str, b: str) -> bool:
+    """Same tag, or one a more specific form of the other (fr matches fr-CA, either way)."""
+    a, b = a.casefold(), b.casefold()
+    return a == b or a.startswith(f"{b}-") or b.startswith(f"{a}-")
+
+
+def offers_language(window: AvailabilityWindow, language: str) -> bool:
+    """May the window be played in `language`: its licensed version (Avails AssetLanguage) or
+    a language it may be fulfilled in (AllowedLanguage)? Naming neither means any language."""
+    tags = [t for t in (window.language, *window.languages) if t]
+    return not tags or any(_tags_match(tag, language) for tag in tags)
 
 
 def is_open_span(start: datetime, end: datetime | None, now: datetime) -> bool:
@@ -353,6 +374,10 @@ def decide(
     ]
     if not here:
         return _denied(request, Reason.NO_RIGHTS_IN_TERRITORY)
+    if request.language is not None:
+        here = [w for w in here if offers_language(w, request.language)]
+        if not here:
+            return _denied(request, Reason.NO_RIGHTS_IN_LANGUAGE)
     playable = [w for w in here if w.license_type in PLAYABLE]
     open_now = [w for w in playable if is_open(w, now)]
     if not open_now:

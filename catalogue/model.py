@@ -5,7 +5,7 @@ Plain data shared by the importers, the catalogue store and the entitlement deci
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -30,6 +30,29 @@ class FormatProfile(StrEnum):
     UHD = "UHD"
 
 
+class Localization(StrEnum):
+    """How a licensed version carries its language (Avails LocalizationType in spreadsheets,
+    LocalizationOffering in XML): subtitled, dubbed, or both. "any" is no restriction: None."""
+
+    SUB = "sub"
+    DUB = "dub"
+    SUBDUB = "subdub"
+
+
+def localization_of(text: str | None) -> Localization | None:
+    """The localisation type from Avails text (any case); blank or "any" -> None.
+
+    Raises ValueError for anything else, worded for a RowError.
+    """
+    value = (text or "").strip().casefold()
+    if value in ("", "any"):
+        return None
+    try:
+        return Localization(value)
+    except ValueError:
+        raise ValueError("unknown localisation type (sub, dub, subdub or any)") from None
+
+
 class Title(BaseModel):
     alid: str  # Avails ALID (the rights id)
     content_id: str  # partner content id (also our default title id when none is mapped)
@@ -47,10 +70,15 @@ class PriceTerms(BaseModel):
 
 
 class AvailabilityWindow(BaseModel):
-    """One licence: title x territory x licence type x format, over [start, end).
+    """One licence: title x territory x licence type x format x language version, over
+    [start, end).
 
     `start`/`end` are timezone-aware UTC; a date without a zone in the source is local to the
     territory and has been converted with zoneinfo. `end=None` is open-ended.
+    `language` is the licensed version's language (Avails AssetLanguage, one BCP 47 tag) and
+    `localization` how it is localised (sub/dub): a dubbed version is its own licence, so both
+    are part of the identity. `language=None` means any language. `languages` is the Avails
+    AllowedLanguage list (languages the version may be fulfilled in), not part of the identity.
     """
 
     title: Title
@@ -65,17 +93,21 @@ class AvailabilityWindow(BaseModel):
     rental_duration_hours: int | None = None  # TVOD: from rental to expiry
     watch_duration_hours: int | None = None  # TVOD: from first play to expiry
     languages: list[str] = Field(default_factory=list)  # AllowedLanguage
+    language: str | None = None  # AssetLanguage (BCP 47); None = any language
+    localization: Localization | None = None  # sub/dub/subdub; None = not stated / any
     source: str | None = None  # file and row/element it came from
 
     def key(self) -> tuple:
-        """Identity for idempotent re-import: same licence -> same key."""
+        """Identity for idempotent re-import: same licence -> same key (dub and sub differ)."""
         return (
             self.title.alid,
             self.territory,
             self.license_type.value,
             self.format_profile.value,
             self.hdr,
-            self.start.isoformat(),
+            self.language or "",
+            self.localization.value if self.localization else "",
+            self.start.astimezone(UTC).isoformat(),
         )
 
 

@@ -19,13 +19,17 @@ For titles we license ourselves (no studio Avails), a small JSON file beside the
           "price": {"srp": "4.99", "wsp": null, "currency": "GBP"},
           "rental_duration_hours": 48,       # TVOD only, whole hours
           "watch_duration_hours": 48,
-          "languages": ["en", "fr-CA"]       # BCP 47
+          "languages": ["en", "fr-CA"],      # BCP 47: languages it may be fulfilled in
+          "language": "fr-CA",               # optional: the licensed version (null = any)
+          "localization": "dub"              # optional: sub, dub, subdub or any
         }
       ]
     }
 
 Dates follow the Avails rule: with an offset (Z, +01:00) they are that instant, without one
-they are local to the territory (catalogue.territories). Unknown keys are refused so typos
+they are local to the territory (catalogue.territories). A window without `language` is for
+any language (files written before it existed keep working); windows that differ only in
+`language` or `localization` are separate licences. Unknown keys are refused so typos
 do not pass silently; duplicate keys are refused. A bad window yields RowErrors located
 "windows[i]" (0-based, as in the JSON) and is skipped; a bad title part rejects the file's
 windows. `sidecar_json_schema()` exports the schema for partners and editors.
@@ -53,9 +57,11 @@ from catalogue.model import (
     FormatProfile,
     ImportResult,
     LicenseType,
+    Localization,
     PriceTerms,
     RowError,
     Title,
+    localization_of,
 )
 from catalogue.territories import (
     NoZoneForTerritory,
@@ -124,6 +130,16 @@ class SidecarWindow(BaseModel):
     rental_duration_hours: int | None = Field(default=None, gt=0)
     watch_duration_hours: int | None = Field(default=None, gt=0)
     languages: list[Language] = Field(default_factory=list)
+    language: Language | None = Field(default=None, description="licensed version; null = any")
+    localization: Localization | None = Field(
+        default=None, description="sub, dub, subdub; any=null"
+    )
+
+    @field_validator("localization", mode="before")
+    @classmethod
+    def _any_is_none(cls, value: Any) -> Any:
+        """The Avails word "any" (no restriction) is the same as leaving it out."""
+        return localization_of(value) if isinstance(value, str) else value
 
     @field_validator("start", "end", mode="before")
     @classmethod
@@ -252,5 +268,7 @@ def sidecar_window(
         rental_duration_hours=window.rental_duration_hours,
         watch_duration_hours=window.watch_duration_hours,
         languages=window.languages,
+        language=window.language,
+        localization=window.localization,
         source=source,
     )

@@ -10,11 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import PurePath
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
 from sqlalchemy import and_, insert, or_, select, union
 from sqlalchemy.orm import Session
 
@@ -29,65 +27,19 @@ from catalogue.model import (
     AvailabilityWindow,
     FormatProfile,
     LicenseType,
+    Localization,
     PriceTerms,
     Title,
 )
 from catalogue.tables import PresentationRow, TitleRow, WindowRow
+from catalogue.views import CatalogueEntry, Offer, PresentationView, TitleDetail, WindowView
+
+__all__ = [  # the views are named through this module by the API, the CLI and subscribers
+    "CatalogueEntry", "ImportCounts", "Offer", "PresentationView", "TitleDetail", "WindowView",
+    "browse", "entitlement_inputs", "import_windows", "record_presentation", "title_detail",
+]  # fmt: skip
 
 CHUNK = 500  # keys per IN (...) lookup: well under SQLite's and PostgreSQL's parameter limits
-
-# -- views returned to the API and the CLI -------------------------------------------------
-
-
-class Offer(BaseModel):
-    """An open window as a storefront shows it."""
-
-    license_type: LicenseType
-    format_profile: FormatProfile
-    hdr: bool = False
-    tier: str | None = None
-    srp: Decimal | None = None
-    currency: str | None = None
-    start: datetime
-    end: datetime | None = None
-
-
-class CatalogueEntry(BaseModel):
-    title_id: str
-    name: str | None = None
-    kind: str | None = None
-    offers: list[Offer]
-    packaged: bool  # a presentation is recorded: playable once entitled
-    max_height: int | None = None  # tallest packaged rendition
-
-
-class WindowView(Offer):
-    open: bool  # at the requested time
-    territory: str  # the window's own territory (a region code such as WW covers many)
-    rental_duration_hours: int | None = None
-    watch_duration_hours: int | None = None
-    languages: list[str] = Field(default_factory=list)
-
-
-class PresentationView(BaseModel):
-    manifests: dict[str, str]
-    renditions: list[dict[str, Any]]
-    duration: float | None = None
-    drm: dict[str, Any] | None = None
-    updated_at: datetime
-
-
-class TitleDetail(BaseModel):
-    title_id: str
-    name: str | None = None
-    kind: str | None = None
-    eidr: str | None = None
-    run_length_seconds: int | None = None
-    territory: str
-    at: datetime
-    available: bool  # at least one window open here at `at`
-    windows: list[WindowView]  # every window covering the territory: past, open and future
-    presentation: PresentationView | None = None
 
 
 @dataclass(frozen=True)
@@ -103,13 +55,10 @@ class ImportCounts:
 # -- rights import -------------------------------------------------------------------------
 
 
-def _window_key(w: AvailabilityWindow) -> tuple:
-    return (w.title.alid, w.territory, w.license_type.value, w.format_profile.value, w.hdr,
-            w.start.astimezone(UTC))  # fmt: skip
-
-
 def _row_key(r: WindowRow) -> tuple:
-    return (r.alid, r.territory, r.license_type, r.format_profile, r.hdr, r.starts_at)
+    """The stored window's `AvailabilityWindow.key()`, built from the row's columns."""
+    return (r.alid, r.territory, r.license_type, r.format_profile, r.hdr, r.language or "",
+            r.localization or "", r.starts_at.astimezone(UTC).isoformat())  # fmt: skip
 
 
 def _window_values(w: AvailabilityWindow) -> dict[str, Any]:
@@ -130,6 +79,8 @@ def _window_values(w: AvailabilityWindow) -> dict[str, Any]:
         "rental_duration_hours": w.rental_duration_hours,
         "watch_duration_hours": w.watch_duration_hours,
         "languages": list(w.languages),
+        "language": w.language,
+        "localization": w.localization.value if w.localization else None,
         "source": w.source,
     }
 
@@ -172,7 +123,7 @@ def import_windows(session: Session, windows: Iterable[AvailabilityWindow]) -> I
     """
     batch: dict[tuple, AvailabilityWindow] = {}
     for w in windows:
-        batch[_window_key(w)] = w
+        batch[w.key()] = w
     if not batch:
         return ImportCounts()
     _upsert_titles(session, (w.title for w in batch.values()))
@@ -222,6 +173,8 @@ def _to_window(r: WindowRow, title: TitleRow | None = None) -> AvailabilityWindo
         rental_duration_hours=r.rental_duration_hours,
         watch_duration_hours=r.watch_duration_hours,
         languages=list(r.languages or ()),
+        language=r.language,
+        localization=Localization(r.localization) if r.localization else None,
         source=r.source,
     )
 
@@ -304,20 +257,17 @@ def _open_at(at: datetime) -> Any:
     return (WindowRow.starts_at <= at) & or_(WindowRow.ends_at.is_(None), WindowRow.ends_at > at)
 
 
-_OFFER_FIELDS = ("license_type", "format_profile", "hdr", "tier", "srp", "currency", "start", "end")
+# Offer field -> the column it comes from: one list for whole rows and column-only queries.
+_OFFER_COLUMNS = {
+    "license_type": WindowRow.license_type, "format_profile": WindowRow.format_profile,
+    "hdr": WindowRow.hdr, "tier": WindowRow.tier, "srp": WindowRow.srp,
+    "currency": WindowRow.currency, "start": WindowRow.starts_at, "end": WindowRow.ends_at,
+    "language": WindowRow.language, "localization": WindowRow.localization,
+}  # fmt: skip
 
 
 def _offer(r: WindowRow) -> Offer:
-    return Offer(
-        license_type=LicenseType(r.license_type),
-        format_profile=FormatProfile(r.format_profile),
-        hdr=r.hdr,
-        tier=r.tier,
-        srp=r.srp,
-        currency=r.currency,
-        start=r.starts_at,
-        end=r.ends_at,
-    )
+    return Offer(**{name: getattr(r, column.key) for name, column in _OFFER_COLUMNS.items()})
 
 
 def _next_title_ids(codes: list[str], at: datetime, after: str | None, n: int) -> Any:
@@ -360,12 +310,6 @@ def browse(
     return entries[:limit]
 
 
-_OFFER_COLUMNS = (
-    WindowRow.license_type, WindowRow.format_profile, WindowRow.hdr, WindowRow.tier,
-    WindowRow.srp, WindowRow.currency, WindowRow.starts_at, WindowRow.ends_at,
-)  # fmt: skip
-
-
 def _entries(
     session: Session, ids: list[str], territory: str, codes: list[str], at: datetime
 ) -> list[CatalogueEntry]:
@@ -379,12 +323,14 @@ def _entries(
             TitleRow.kind,
             PresentationRow.title_id,
             PresentationRow.max_height,
-            *_OFFER_COLUMNS,
+            *_OFFER_COLUMNS.values(),
         )  # fmt: skip
         .join(TitleRow, TitleRow.id == WindowRow.title_id)
         .outerjoin(PresentationRow, PresentationRow.title_id == WindowRow.title_id)
         .where(WindowRow.title_id.in_(ids), WindowRow.territory.in_(codes), _open_at(at))
-        .order_by(WindowRow.title_id, WindowRow.license_type, WindowRow.starts_at)
+        .order_by(
+            WindowRow.title_id, WindowRow.license_type, WindowRow.starts_at, WindowRow.language
+        )
     )
     entries: dict[str, CatalogueEntry] = {}
     for tid, terr, excluded, name, kind, packaged, height, *offer in rows:
@@ -396,7 +342,7 @@ def _entries(
                 title_id=tid, name=name, kind=kind, offers=[], packaged=packaged is not None,
                 max_height=height,
             )  # fmt: skip
-        entry.offers.append(Offer(**dict(zip(_OFFER_FIELDS, offer, strict=True))))
+        entry.offers.append(Offer(**dict(zip(_OFFER_COLUMNS, offer, strict=True))))
     return [entries[tid] for tid in ids if tid in entries]
 
 
@@ -423,7 +369,7 @@ def title_detail(
     rows = session.scalars(
         select(WindowRow)
         .where(WindowRow.title_id == title_id, WindowRow.territory.in_(territory_codes(territory)))
-        .order_by(WindowRow.starts_at, WindowRow.license_type)
+        .order_by(WindowRow.starts_at, WindowRow.license_type, WindowRow.language)
     )
     views = []
     for r in rows:

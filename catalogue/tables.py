@@ -72,7 +72,22 @@ class Money(TypeDecorator[Decimal]):
         return None if value is None else Decimal(str(value))
 
 
+class BlankMeansAny(TypeDecorator[str]):
+    """None in Python, '' in the database: "any" as a value, so the window identity's unique
+    constraint still holds for it (SQL NULLs never collide in a unique constraint)."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str:
+        return value or ""
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        return value or None
+
+
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+LANGUAGE_TAG_LENGTH = 35  # RFC 5646 4.4.1: a tag of up to 35 characters must be supported
 BigId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite only autoincrements INTEGER
 
 
@@ -98,7 +113,8 @@ class TitleRow(Base):
 
 
 class WindowRow(Base):
-    """One licence: title x territory x licence type x format over [starts_at, ends_at)."""
+    """One licence: title x territory x licence type x format x language version over
+    [starts_at, ends_at)."""
 
     __tablename__ = "windows"
     __table_args__ = (
@@ -109,6 +125,8 @@ class WindowRow(Base):
             "license_type",
             "format_profile",
             "hdr",
+            "language",
+            "localization",
             "starts_at",
             name="uq_windows_identity",
         ),  # fmt: skip
@@ -135,6 +153,13 @@ class WindowRow(Base):
     rental_duration_hours: Mapped[int | None] = mapped_column(Integer)
     watch_duration_hours: Mapped[int | None] = mapped_column(Integer)
     languages: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    # The licensed version (migration 0002): AssetLanguage and sub/dub; '' stored = any.
+    language: Mapped[str | None] = mapped_column(
+        BlankMeansAny(LANGUAGE_TAG_LENGTH), nullable=False, server_default=""
+    )
+    localization: Mapped[str | None] = mapped_column(
+        BlankMeansAny(8), nullable=False, server_default=""
+    )
     source: Mapped[str | None] = mapped_column(Text)
 
     title: Mapped[TitleRow] = relationship(back_populates="windows")

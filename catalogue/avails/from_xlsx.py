@@ -12,9 +12,9 @@ EIDR from EditID/TitleID or EIDR-EDIT/EIDR-TITLE (TV: EpisodeID/EpisodeTitleID, 
 SeriesID); title from *TitleDisplayUnlimited / *TitleInternalAlias; WorkType; TotalRunTime;
 Territory; TerritoryExclusion; LicenseType; LicenseRightsDescription; FormatProfile; HDR;
 Start; End (a word such as Open/ESTStart/Immediate is a condition); EndLag; PriceType +
-PriceValue + PriceCurrency; SRP; RentalDuration / WatchDuration (hours); AssetLanguage;
-AllowedLanguages (comma separated). Errors name the sheet, the 1-based row Excel shows and
-the column letter.
+PriceValue + PriceCurrency; SRP; RentalDuration / WatchDuration (hours); AssetLanguage and
+LocalizationType (the licensed version: a dub row is its own window); AllowedLanguages (comma
+separated). Errors name the sheet, the 1-based row Excel shows and the column letter.
 
 Opening the workbook: we refuse zips that inflate past a limit or whose XML parts carry a
 DOCTYPE (openpyxl without defusedxml would expand entities), before openpyxl sees them.
@@ -52,6 +52,7 @@ _LABELS = {
     "EndCondition/@lag": "EndLag",
     "FormatProfile/@HDR": "HDR",
     "AllowedLanguage": "AllowedLanguages",
+    "LocalizationOffering": "LocalizationType",
     "RunLength": "TotalRunTime",
 }
 _KIND = {
@@ -256,6 +257,7 @@ def _row_transaction(
         hdr=_first(row, header, "HDR"),
         allowed_languages=_list(row, header, "AllowedLanguages"),
         asset_languages=_list(row, header, "AssetLanguage"),
+        localization=_first(row, header, "LocalizationType"),
         rights_description=_first(row, header, "LicenseRightsDescription"),
         terms=terms,
         labels=labels,

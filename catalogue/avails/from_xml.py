@@ -1,10 +1,10 @@
 """EMA / MovieLabs Avails XML v2.x -> AvailabilityWindows and RowErrors.
 
 Reads each Avail's Transactions into `RawTransaction`s (title metadata from the Asset, the
-first EIDR found, territories, dates, format, languages, terms) and hands them to the rules
-(`catalogue.avails.rules`). The document is parsed safely (`core.xml_safety`: no DOCTYPE,
-entities or network); a document that is not Avails at all is a PipelineError naming the file,
-problems inside one are RowErrors in the result.
+first EIDR found, the Asset's LocalizationOffering, territories, dates, format, languages,
+terms) and hands them to the rules (`catalogue.avails.rules`). The document is parsed safely
+(`core.xml_safety`: no DOCTYPE, entities or network); a document that is not Avails at all is
+a PipelineError naming the file, problems inside one are RowErrors in the result.
 """
 
 from __future__ import annotations
@@ -170,6 +170,7 @@ def _raw_transaction(
         hdr=profile.get("HDR") if profile is not None else None,
         allowed_languages=[_text(e) or "" for e in _children(tx, "AllowedLanguage")],
         asset_languages=[_text(e) or "" for e in _children(tx, "AssetLanguage")],
+        localization=_text(_child(meta, "LocalizationOffering")),
         rights_description=_text(_child(tx, "LicenseRightsDescription")),
         terms=terms,
     )

@@ -5,17 +5,19 @@ map what they read onto the same `RawTransaction`, exactly as MovieLabs maps XLS
 XML elements, so both validate identically and word their errors alike.
 
 Rules, per transaction (the unit of acceptance: any error rejects all its windows):
-- one window per Territory (md:country: ISO 3166-1 alpha-2, or WW); TerritoryExcluded kept;
+- one window per Territory (md:country: ISO 3166-1 alpha-2, or WW) and AssetLanguage (the
+  licensed version's language; none = any language); TerritoryExcluded kept;
 - LicenseType EST, VOD (-> TVOD rental), SVOD, POEST, AVOD, FVOD, TVOD; anything else errs;
 - Start: xs:dateTime or date; with an offset it is honoured, without one it is local to the
   territory (see catalogue.territories). StartCondition `Immediate` -> IMMEDIATE_START.
 - End is the exclusive upper bound, taken literally (the samples' date-only Ends equal the
   next window's Start). EndCondition `Open` -> None; `ESTStart` (POEST) -> the Start of the
-  matching EST window in the same file (same ALID, territory, format), plus any `lag`, or
-  None when the file has no such window; End must be after Start;
+  matching EST window in the same file (same ALID, territory, format, language), plus any
+  `lag`, or None when the file has no such window; End must be after Start;
 - FormatProfile SD/HD/UHD, its HDR attribute (true/HDR10/DV) -> hdr;
-- AllowedLanguage / AssetLanguage must be BCP 47 tags; LicenseRightsDescription must be in
-  the Avails vocabulary (the validator's list);
+- AllowedLanguage / AssetLanguage must be BCP 47 tags; LocalizationOffering (spreadsheets:
+  LocalizationType) sub, dub, subdub or any (= not stated); LicenseRightsDescription must be
+  in the Avails vocabulary (the validator's list);
 - Terms: SRP / WSP (Money, currency attribute), Tier / Category -> price tier,
   RentalDuration / WatchDuration (xs:duration or hours). Other terms are not modelled.
 Title: ALID, Asset@contentID (both required), first EIDR found (EditEIDR-URN, TitleEIDR-URN,
@@ -43,9 +45,11 @@ from catalogue.model import (
     AvailabilityWindow,
     FormatProfile,
     LicenseType,
+    Localization,
     PriceTerms,
     RowError,
     Title,
+    localization_of,
 )
 from catalogue.territories import (
     NoZoneForTerritory,
@@ -88,7 +92,8 @@ _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
 def build_transaction(tx: RawTransaction) -> tuple[list[Draft], list[RowError]]:
-    """Validate one transaction: a Draft per territory, or only the errors that reject it."""
+    """Validate one transaction: a Draft per territory and asset language, or only the errors
+    that reject it."""
     errs = RowErrors(tx)
     for name, value, problem in tx.problems:
         errs.add(name, value, problem)
@@ -101,7 +106,8 @@ def build_transaction(tx: RawTransaction) -> tuple[list[Draft], list[RowError]]:
     profile = _format_profile(tx, errs)
     hdr = _hdr(tx, errs)
     languages = _languages(tx.allowed_languages, "AllowedLanguage", errs)
-    _languages(tx.asset_languages, "AssetLanguage", errs)
+    versions: list[str | None] = _languages(tx.asset_languages, "AssetLanguage", errs) or [None]
+    localization = _localization(tx, errs)
     _rights_description(tx, errs)
     price, rental, watch = _terms(tx, errs)
     start, end, end_on_est, lag = _dates(tx, errs)
@@ -110,18 +116,19 @@ def build_transaction(tx: RawTransaction) -> tuple[list[Draft], list[RowError]]:
         span = _to_utc(start, end, territory, tx, errs)
         if errs.items or title is None or license_type is None or span is None:
             continue
-        windows.append(
+        windows.extend(
             Draft(
                 window=AvailabilityWindow(
                     title=title, territory=territory, territories_excluded=excluded,
                     license_type=license_type, format_profile=profile, hdr=hdr,
                     start=span[0], end=span[1], price=price, rental_duration_hours=rental,
-                    watch_duration_hours=watch, languages=languages,
-                    source=f"{tx.file}: {tx.location}",
+                    watch_duration_hours=watch, languages=languages, language=language,
+                    localization=localization, source=f"{tx.file}: {tx.location}",
                 ),
                 end_on_est_start=end_on_est,
                 end_lag=lag,
             )
+            for language in versions
         )  # fmt: skip
     if errs.items:
         return [], errs.items
@@ -210,6 +217,14 @@ def _languages(tags: Iterable[str], name: str, errs: RowErrors) -> list[str]:
         elif normalise_language_tag(tag) not in good:
             good.append(normalise_language_tag(tag))
     return good
+
+
+def _localization(tx: RawTransaction, errs: RowErrors) -> Localization | None:
+    try:
+        return localization_of(tx.localization)
+    except ValueError as exc:
+        errs.add("LocalizationOffering", clean_text(tx.localization), str(exc))
+        return None
 
 
 def _rights_description(tx: RawTransaction, errs: RowErrors) -> None:
@@ -322,20 +337,23 @@ def _to_utc(
     return start_utc, end_utc
 
 
+def _est_match(w: AvailabilityWindow) -> tuple:
+    """What a pre-order shares with the EST window that ends it: the same language version."""
+    return (w.title.alid, w.territory, w.format_profile, w.hdr, w.language)
+
+
 def resolve_drafts(drafts: list[Draft]) -> list[AvailabilityWindow]:
     """Final windows in input order; EndCondition ESTStart takes the matching EST Start."""
     est_starts: dict[tuple, list[datetime]] = {}
     for draft in drafts:
         w = draft.window
         if w.license_type is LicenseType.EST:
-            key = (w.title.alid, w.territory, w.format_profile, w.hdr)
-            est_starts.setdefault(key, []).append(w.start)
+            est_starts.setdefault(_est_match(w), []).append(w.start)
     out: list[AvailabilityWindow] = []
     for draft in drafts:
         w = draft.window
         if draft.end_on_est_start:
-            key = (w.title.alid, w.territory, w.format_profile, w.hdr)
-            later = [s for s in est_starts.get(key, []) if s > w.start]
+            later = [s for s in est_starts.get(_est_match(w), []) if s > w.start]
             if later:
                 w = w.model_copy(update={"end": min(later) + draft.end_lag})
         out.append(w)

@@ -51,6 +51,7 @@ class RawTransaction:
     hdr: str | None = None
     allowed_languages: list[str] = field(default_factory=list)
     asset_languages: list[str] = field(default_factory=list)
+    localization: str | None = None  # LocalizationOffering / LocalizationType: sub, dub...
     rights_description: str | None = None
     terms: list[RawTerm] = field(default_factory=list)
     labels: Mapping[str, str] = field(default_factory=dict)
@@ -64,30 +65,6 @@ class Draft:
     window: AvailabilityWindow
     end_on_est_start: bool = False
     end_lag: timedelta = timedelta(0)
-
-
-class _Errors:
-    """Collects RowErrors for one transaction, naming fields the carrier's way."""
-
-    def __init__(self, tx: RawTransaction):
-        self.tx = tx
-        self.items: list[RowError] = []
-
-    def add(self, name: str, value: object, problem: str) -> None:
-        label = self.tx.labels.get(name, name)
-        shown = None if value is None else _show(value)
-        self.items.append(
-            RowError(
-                file=self.tx.file, location=self.tx.location, field=label, value=shown,
-                problem=problem,
-            )
-        )  # fmt: skip
-
-
-def _show(value: object) -> str:
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
-    return str(value)
 
 
 class RowErrors:

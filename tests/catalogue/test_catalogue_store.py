@@ -16,16 +16,26 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import openpyxl
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
-from catalogue import db, store
+from catalogue import db, migrations, store
 from catalogue.entitlement import Device, DeviceClass, EntitlementRequest, SecurityLevel, decide
-from catalogue.model import AvailabilityWindow, FormatProfile, LicenseType, PriceTerms, Title
+from catalogue.importer import import_file
+from catalogue.model import (
+    AvailabilityWindow,
+    FormatProfile,
+    LicenseType,
+    Localization,
+    PriceTerms,
+    Title,
+)
 from catalogue.tables import Base, PresentationRow, TitleRow, WindowRow
+from tests.support.avails import MOVIES, needs_samples
 from tests.support.postgres import admin_sql
 
 T0 = datetime(2025, 6, 1, tzinfo=UTC)
@@ -150,7 +160,8 @@ def test_migration_matches_the_orm_and_reruns_as_a_no_op(engine: Engine) -> None
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
         assert diff == []
-        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0001_initial"
+        head = conn.scalar(text("SELECT version_num FROM alembic_version"))
+        assert head == "0002_window_language"
     db.setup(engine.url.render_as_string(hide_password=False)).dispose()  # second upgrade
     assert count(engine, WindowRow) == 0
 
@@ -352,3 +363,85 @@ def test_store_feeds_the_decision(engine: Engine) -> None:
     assert d.allowed and d.max_height == 576 and d.renditions == ["v360", "a-en"]
     assert d.policy is not None and d.policy.kids == {"AUDIO": "k-a", "SD": "k-sd"}
     assert d.manifests["hls"] == "https://cdn/t1/master.m3u8"
+
+
+# -- language versions: dub and sub rows are separate licences (issue 13) -----------------
+
+LICENCE_COLUMNS = ("ALID", "Territory", "LicenseType", "FormatProfile", "HDR", "Start")
+VERSION_COLUMNS = ("AssetLanguage", "LocalizationType")
+
+
+def sheet_values(path: Path, columns: tuple[str, ...]) -> set[tuple[str, ...]]:
+    """Distinct `columns` over a workbook's data rows, read with openpyxl (not the importer)."""
+    workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    found: set[tuple[str, ...]] = set()
+    for sheet in workbook.worksheets:
+        header: dict[str, int] | None = None
+        for row in sheet.iter_rows(values_only=True):
+            if header is None:
+                if "LicenseType" in row:
+                    header = {name: i for i, name in enumerate(row) if isinstance(name, str)}
+                continue
+            licence = row[header["LicenseType"]]
+            if isinstance(licence, str) and licence.strip() and not licence.startswith("//"):
+                found.add(tuple(str(row[header[c]] or "").strip().casefold() for c in columns))
+    workbook.close()
+    return found
+
+
+@needs_samples
+def test_movies_reimport_keeps_one_window_per_language_version(engine: Engine) -> None:
+    versions = sheet_values(MOVIES, LICENCE_COLUMNS + VERSION_COLUMNS)
+    assert len(sheet_values(MOVIES, LICENCE_COLUMNS)) < len(versions)  # dub rows used to merge
+    result = import_file(MOVIES)
+    assert result.errors == []
+    assert write(engine, result.windows) == store.ImportCounts(inserted=len(versions))
+    again = write(engine, import_file(MOVIES).windows)
+    assert again == store.ImportCounts(unchanged=len(versions))
+    assert count(engine, WindowRow) == len(versions)
+    with db.session_factory(engine)() as s:
+        stored = {
+            (r.territory.casefold(), r.language or "", r.localization or "")
+            for r in s.scalars(select(WindowRow))
+        }  # fmt: skip
+    assert stored == sheet_values(MOVIES, ("Territory", *VERSION_COLUMNS))  # CA: en and fr dub
+
+
+def test_browse_and_title_detail_carry_the_language_version(engine: Engine) -> None:
+    any_language = win("t1", "CA", LicenseType.EST, end=None)
+    french_dub = win("t1", "CA", LicenseType.EST, end=None, language="fr",
+                     localization=Localization.DUB)  # fmt: skip
+    assert write(engine, [any_language, french_dub]) == store.ImportCounts(inserted=2)
+    with db.session_factory(engine)() as s:
+        (entry,) = store.browse(s, "CA", T0)
+        versions = [(o.language, o.localization) for o in entry.offers]
+        assert versions == [(None, None), ("fr", Localization.DUB)]
+        detail = store.title_detail(s, "t1", "CA", T0)
+        assert detail is not None
+        assert [(w.language, w.localization) for w in detail.windows] == versions
+        inputs = store.entitlement_inputs(s, "t1", "CA")
+    assert inputs is not None
+    assert sorted(w.key() for w in inputs[0]) == sorted([any_language.key(), french_dub.key()])
+
+
+def test_migration_0002_keeps_existing_windows_as_any_language(engine: Engine) -> None:
+    url = engine.url.render_as_string(hide_password=False)
+    migrations.downgrade(url, "0001_initial")
+    try:
+        with engine.begin() as conn:  # a window written before languages existed
+            conn.execute(insert(TitleRow.__table__), [{"id": "t1", "name": "Title t1"}])
+            conn.execute(
+                insert(WindowRow.__table__),
+                [{"title_id": "t1", "alid": "md:alid:t1", "territory": "GB",
+                  "territories_excluded": [], "license_type": "SVOD", "format_profile": "HD",
+                  "hdr": False, "starts_at": T0, "ends_at": None, "languages": ["en"]}],
+            )  # fmt: skip
+    finally:
+        migrations.upgrade(url)  # the upgrade under test, and the shared database back at head
+        engine.dispose()
+    with db.session_factory(engine)() as s:
+        row = s.scalars(select(WindowRow)).one()
+        assert (row.language, row.localization, row.languages) == (None, None, ["en"])
+    assert write(engine, [win(end=None, languages=["en"])]) == store.ImportCounts(unchanged=1)
+    dub = win(end=None, languages=["en"], language="fr", localization=Localization.DUB)
+    assert write(engine, [dub]) == store.ImportCounts(inserted=1)

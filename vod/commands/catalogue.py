@@ -122,8 +122,10 @@ def import_cmd(ctx: click.Context, file: Path) -> None:
 @click.pass_context
 @friendly_errors
 def list_cmd(ctx: click.Context, territory: str, at: str | None, limit: int, as_json: bool) -> None:
-    """Titles with a window open in TERRITORY at a time."""
+    """Titles with a window open in TERRITORY at a time: id, name, licence/format offers,
+    packaging, and the language versions open (e.g. "en,fr (dub)"; "any" = no language)."""
     from catalogue.store import browse
+    from catalogue.views import version_label
 
     if len(territory) != 2 or not territory.isalpha():
         raise click.BadParameter("use a two-letter ISO 3166-1 code", param_hint="--territory")
@@ -141,7 +143,8 @@ def list_cmd(ctx: click.Context, territory: str, at: str | None, limit: int, as_
     for e in entries:
         kinds = ",".join(sorted({f"{o.license_type}/{o.format_profile}" for o in e.offers}))
         packaged = f"{e.max_height}p" if e.packaged else "not packaged"
-        click.echo(f"{e.title_id}\t{e.name or ''}\t{kinds}\t{packaged}")
+        versions = ",".join(sorted({version_label(o) for o in e.offers}))
+        click.echo(f"{e.title_id}\t{e.name or ''}\t{kinds}\t{packaged}\t{versions}")
     click.echo(f"{len(entries)} titles open in {territory.upper()} at {when.isoformat()}", err=True)
 
 
