@@ -14,6 +14,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY core ./core
+COPY auth ./auth
 COPY pipeline ./pipeline
 COPY drm ./drm
 COPY workers ./workers

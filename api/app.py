@@ -14,16 +14,20 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
 
 import qoe.tables  # noqa: F401 (declares sub_alarms on SubscriberBase before create_all)
+from api import auth as api_auth
 from api import catalogue as catalogue_routes
 from api import console as console_routes
+from api import limits, problems
 from api import playback as playback_routes
-from api import problems
 from api import qoe as qoe_routes
 from api import subscriber as subscriber_routes
+from auth.verify import TokenVerifier
 from catalogue import db
-from playback.config import ConfigError, PlaybackConfig, redis_location
+from core.errors import ConfigError
+from playback.config import PlaybackConfig, redis_location
 from playback.service import Playback
 from playback.sessions import SessionStore
 from qoe.collector import QoeCollector
@@ -52,6 +56,7 @@ def create_app(
     faults: Faults | None = None,
     playback: PlaybackConfig | None = None,
     redis: Any | None = None,
+    auth: api_auth.Auth | None = None,
 ) -> FastAPI:
     """The app on `database_url` (default: `catalogue.db.database_url()`), serving `routers`.
 
@@ -59,6 +64,10 @@ def create_app(
     catalogue is served (`routers=CATALOGUE_ONLY`: read-only, no Redis). Playback comes from
     `playback` or the environment (`PlaybackConfig.load`); without a token secret its routes
     answer 503 and QoE still collects.
+
+    `auth` is a `TokenVerifier`, `api_auth.NO_AUTH` (every caller is the local operator: for
+    `--no-auth` on loopback and the CLI's in-process client), or None: from `VOD_AUTH_*`,
+    refusing (ConfigError) when no JWKS is configured.
     """
     unknown = sorted(set(routers) - set(ROUTERS))
     if unknown:
@@ -70,6 +79,7 @@ def create_app(
     if not catalogue_only:
         title += ", subscribers, playback and QoE"
     app = FastAPI(title=title, version="1", description=DESCRIPTION)
+    app.state.auth = _auth(auth)
     app.state.engine = engine
     app.state.sessions = db.read_session_factory(engine)
     app.state.write_sessions = db.session_factory(engine)
@@ -77,13 +87,34 @@ def create_app(
     app.state.playback, app.state.qoe = None, None
     if {"playback", "qoe"} & set(routers):
         app.state.playback, app.state.qoe = _playback_and_qoe(app, playback, redis)
+    app.add_api_route("/health", _health, include_in_schema=False)
     for name in ROUTERS:  # a fixed order, whatever order they were asked in
         if name in routers:
             app.include_router(ROUTERS[name]())
     if {"playback", "qoe"} & set(routers):
         playback_routes.add_cors(app)
+    limits.install(app)  # body cap, rate limits, access-log redaction
     problems.install(app)
     return app
+
+
+async def _health() -> JSONResponse:
+    """Liveness for load balancers and compose (no authentication, no data)."""
+    return JSONResponse({"status": "ok"})
+
+
+def _auth(auth: api_auth.Auth | None) -> api_auth.Auth:
+    if auth is not None:
+        return auth
+    verifier = TokenVerifier.from_settings()
+    if verifier is None:
+        raise ConfigError(
+            "VOD_AUTH_JWKS",
+            "the API verifies bearer tokens against a JWKS: set VOD_AUTH_JWKS to the identity "
+            "provider's JWKS (or `vod auth init`'s jwks.json); for a loopback-only trial, "
+            "`vod catalogue serve --no-auth`",
+        )
+    return verifier
 
 
 def _playback_and_qoe(

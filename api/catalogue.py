@@ -11,11 +11,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 from sqlalchemy.orm import Session
 
+from api.auth import caller, responses
 from api.problems import documented
 from catalogue import store
 from catalogue.entitlement import Decision, EntitlementRequest, Purchase, decide
@@ -86,8 +87,9 @@ def unknown_title(title_id: str) -> NotFound:
 
 
 def router() -> APIRouter:
-    """Browse, title detail, entitlement decisions (reads through `app.state.sessions`)."""
-    r = APIRouter()
+    """Browse, title detail, entitlement decisions (reads through `app.state.sessions`), for
+    any authenticated caller (subscriber or operator)."""
+    r = APIRouter(dependencies=[Depends(caller)], responses=responses(401, 403))
 
     @r.get("/catalogue", response_model=BrowsePage, summary="Titles open in a territory")
     async def browse(

@@ -1,7 +1,7 @@
 """Playback sessions over HTTP (mounted by `api.app`): create a session, heartbeat it, release
-it, and the ClearKey licence proxy bound to it. Refusals are `playback.errors`, answered as
-problem details with a `reason` and a status saying who must act: 403 not entitled, 404 unknown,
-409 stream limit, 410 released.
+it, and the ClearKey licence proxy bound to it (licences for DASH, raw keys for HLS). Refusals
+are `playback.errors`, answered as problem details with a `reason` and a status saying who must
+act: 403 not entitled, 404 unknown, 409 stream limit, 410 released.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import Receive, Scope, Send
 
+from api.auth import Caller, act_for, own_customer, responses
 from api.params import ID_PATTERN as ID
 from api.params import TITLE_ID_PATTERN
 from api.problems import PayloadTooLarge, documented
@@ -27,8 +28,13 @@ from playback.service import SESSIONS_PATH, Playback
 
 SID = r"^[A-Za-z0-9_-]{8,64}$"
 SidPath = Annotated[str, Path(pattern=SID)]
+KidPath = Annotated[str, Path(pattern=r"^[0-9a-fA-F]{32}$", description="the KID, 32 hex digits")]
 AuthQuery = Annotated[str | None, Query(max_length=2000, description="the session credential")]
 MAX_LICENSE_BODY = 64 * 1024
+NO_STORE = {"Cache-Control": "no-store"}
+KEY_BYTES = {"description": "the content key (16 bytes)",
+             "content": {"application/octet-stream": {"schema": {"type": "string",
+                                                                 "format": "binary"}}}}  # fmt: skip
 BROWSER_PREFIXES = ("/playback/", "/qoe/")
 
 
@@ -76,6 +82,8 @@ async def _run(request: Request, work: Callable[[Playback], Any], status: int = 
             "start the API with a token secret (VOD_TOKEN_SECRET) or VOD_PLAYBACK_CONFIG",
         )
     result = await run_in_threadpool(work, pb)
+    if isinstance(result, Response):
+        return result
     return JSONResponse(result, status_code=status)
 
 
@@ -87,9 +95,10 @@ def router() -> APIRouter:
         status_code=201,
         summary="Start a playback session: entitlement, "
         "stream slot, signed manifest URLs, session-bound licence URL",
-        responses=_refusals(403, 404, 409),
+        responses={**_refusals(403, 404, 409), **responses(401)},
     )
-    async def create(request: Request, body: SessionBody) -> Response:
+    async def create(request: Request, who: Caller, body: SessionBody) -> Response:
+        act_for(who, body.customer_id)
         base = str(request.base_url)
 
         def work(pb: Playback) -> dict[str, Any]:
@@ -107,10 +116,14 @@ def router() -> APIRouter:
         return await _run(request, work, status=201)
 
     @r.get(SESSIONS_PATH, summary="A customer's sessions holding a live stream slot",
-           responses=_refusals())  # fmt: skip
+           responses={**_refusals(), **responses(401, 403)})  # fmt: skip
     async def live(
-        request: Request, customer: Annotated[str, Query(pattern=ID, max_length=100)]
+        request: Request,
+        who: Caller,
+        customer: Annotated[str | None, Query(pattern=ID, max_length=100)] = None,
     ) -> Response:
+        customer = own_customer(who, customer)
+
         def work(pb: Playback) -> list[dict[str, Any]]:
             ids = pb.slots.live(customer)
             found = pb.sessions.get_many(ids)
@@ -144,5 +157,17 @@ def router() -> APIRouter:
         return await _run(
             request, lambda pb: service.issue_licence(pb, sid, auth, body, time.time())
         )
+
+    @r.get(SESSIONS_PATH + "/{sid}/keys/{kid_hex}", response_class=Response,
+           summary="HLS identity key delivery: the raw 16-byte key of one KID of this session",
+           responses={**_refusals(403, 404, 409, 410), 200: KEY_BYTES})  # fmt: skip
+    async def key(
+        request: Request, sid: SidPath, kid_hex: KidPath, auth: AuthQuery = None
+    ) -> Response:
+        def work(pb: Playback) -> Response:
+            raw = service.deliver_key(pb, sid, auth, kid_hex, time.time())
+            return Response(raw, media_type="application/octet-stream", headers=NO_STORE)
+
+        return await _run(request, work)
 
     return r

@@ -107,7 +107,11 @@ def _where(loc: list[Any]) -> str:
 
 async def _project_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, VodError)
-    return problem_response(exc.problem(instance=request.url.path))
+    headers = {}
+    if exc.status == 401:  # RFC 6750: say how to authenticate, and why a token was refused
+        error = ', error="invalid_token"' if exc.reason == "invalid_token" else ""
+        headers["WWW-Authenticate"] = f'Bearer realm="vod-api"{error}'
+    return problem_response(exc.problem(instance=request.url.path), headers)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

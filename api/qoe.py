@@ -3,7 +3,8 @@
 `/qoe/v1/cmcd` takes every CMCD form: `?CMCD=` query arguments (GET or POST), CMCD-* headers,
 and v2 event-mode bodies (`application/cmcd`, one report per line); several in one request are
 applied in that order. It answers 204, or 400 (`qoe.cmcd.CmcdError`) naming the malformed
-part. Mounted by `api.app`.
+part; only reports of live playback sessions reach the KPIs and alarms, the others are counted
+in the KPI response's `rejected` (see `qoe.collector`). Mounted by `api.app`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 
+from api.auth import Operator, responses
 from api.problems import PayloadTooLarge, documented
 from core.errors import NotFound, Transient
 from qoe import cmcd
@@ -98,9 +100,10 @@ def router() -> APIRouter:
         )
 
     @r.get("/qoe/v1/kpi", summary="KPIs per minute, title, device class and CDN",
-           responses=documented({503: "no Redis"}))  # fmt: skip
+           responses={**documented({503: "no Redis"}), **responses(401, 403)})  # fmt: skip
     async def kpi(
         request: Request,
+        who: Operator,
         minutes: Annotated[int, Query(ge=1, le=3 * 24 * 60)] = 60,
         title_id: Annotated[str | None, Query(alias="titleId", max_length=200)] = None,
         device_class: Annotated[str | None, Query(alias="deviceClass", max_length=20)] = None,
@@ -116,11 +119,14 @@ def router() -> APIRouter:
             device_class=device_class,
             cdn=cdn,
         )
-        return JSONResponse({"granularity": "PT1M", "windows": windows})
+        rejected = await run_in_threadpool(qoe.rejected)  # reports naming no live session
+        return JSONResponse({"granularity": "PT1M", "windows": windows, "rejected": rejected})
 
-    @r.get(ALARM_PATH, tags=["TMF642"], summary="QoE alarms, newest first")
+    @r.get(ALARM_PATH, tags=["TMF642"], summary="QoE alarms, newest first",
+           responses=responses(401, 403))  # fmt: skip
     async def list_alarms(
         request: Request,
+        who: Operator,
         state: Annotated[str | None, Query(pattern=r"^(raised|cleared)$")] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> JSONResponse:
@@ -134,8 +140,8 @@ def router() -> APIRouter:
         return JSONResponse(await run_in_threadpool(work))
 
     @r.get(ALARM_PATH + "/{alarm_id}", tags=["TMF642"], summary="One alarm",
-           responses=documented({404: "unknown alarm"}))  # fmt: skip
-    async def get_alarm(request: Request, alarm_id: AlarmIdPath) -> JSONResponse:
+           responses={**documented({404: "unknown alarm"}), **responses(401, 403)})  # fmt: skip
+    async def get_alarm(request: Request, who: Operator, alarm_id: AlarmIdPath) -> JSONResponse:
         def work() -> dict[str, Any]:
             with request.app.state.sessions() as s:
                 row = s.get(AlarmRow, alarm_id)

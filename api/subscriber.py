@@ -9,7 +9,7 @@ synchronously inside the POST: the response is the order as it ended (completed 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
@@ -19,27 +19,32 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from api.auth import Caller, Operator, act_for, own_customer, owned, responses
 from api.params import ID_PATTERN as ID
 from api.params import TITLE_ID_PATTERN
 from api.problems import documented
+from auth.principal import Principal
 from catalogue import store
 from catalogue.entitlement import DeviceClass, SecurityLevel
+from catalogue.money import money, money_text
 from core.errors import Conflict, NotFound
 from subscriber import billing, inventory, orchestrator
 from subscriber.offers import SVOD_OFFERINGS, find_offering, tvod_price_tiers
+from subscriber.order_input import order_country, order_start
+from subscriber.rentals import rent_title, rental_view
 from subscriber.tables import ChargeRow, DeviceRow, OrderRow
 
 TMF = "/tmf-api"
-CustomerQuery = Annotated[str, Query(pattern=ID, max_length=100)]
+CustomerQuery = Annotated[
+    str | None,
+    Query(pattern=ID, max_length=100, description="default: the subscriber calling"),
+]
 OrderIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+ServiceIdPath = Annotated[int, Path(ge=1, le=2**63 - 1)]  # a BIGINT id
 KeyHeader = Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=120)]
 OptionalKeyHeader = Annotated[
     str | None, Header(alias="Idempotency-Key", min_length=1, max_length=120)
 ]
-
-
-def _upper(v: str) -> str:
-    return v.upper()
 
 
 def _known_offering(v: str) -> str:
@@ -59,9 +64,11 @@ class OrderBody(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
     customer_id: str = Field(alias="customerId", pattern=ID, max_length=100)
-    territory: Annotated[str, Field(pattern=r"^[A-Za-z]{2}$"), AfterValidator(_upper)]
+    territory: Annotated[str, Field(pattern=r"^[A-Za-z]{2}$"), AfterValidator(order_country)]
     product_offering: OfferingRef = Field(alias="productOffering")
-    requested_start: AwareDatetime | None = Field(default=None, alias="requestedStartDate")
+    requested_start: Annotated[AwareDatetime, AfterValidator(order_start)] | None = Field(
+        default=None, alias="requestedStartDate"
+    )
 
 
 class DeviceBody(BaseModel):
@@ -111,7 +118,7 @@ def _offering_view(o: Any) -> dict[str, Any]:
             {
                 "priceType": "recurring",
                 "recurringChargePeriod": "month",
-                "price": {"value": str(p), "unit": c},
+                "price": money(p, c),
             }
             for c, p in o.monthly_price.items()
         ],  # fmt: skip
@@ -129,14 +136,6 @@ def _device_view(d: DeviceRow) -> dict[str, Any]:
             "drmSystem": d.drm_system, "securityLevel": d.security_level,
             "deviceClass": d.device_class, "state": d.state,
             "registeredAt": d.registered_at.isoformat()}  # fmt: skip
-
-
-def _rental_view(c: ChargeRow, replayed: bool) -> dict[str, Any]:
-    return {"id": str(c.id), "customerId": c.customer, "titleId": c.title_id,
-            "price": {"value": str(c.amount), "unit": c.currency},
-            "purchasedAt": c.created_at.isoformat(),
-            "rentalExpiresAt": c.period_end.isoformat() if c.period_end else None,
-            "idempotencyKey": c.idempotency_key, "replayed": replayed}  # fmt: skip
 
 
 def _subscription(session: Session, customer: str) -> tuple[OrderRow, Any]:
@@ -162,7 +161,7 @@ def _unknown_order(order_id: str) -> NotFound:
 
 def router() -> APIRouter:
     """The TMF-shaped routes; writes go through `app.state.write_sessions`."""
-    r = APIRouter()
+    r = APIRouter(responses=responses(401, 403))
 
     @r.get(
         f"{TMF}/productCatalogManagement/v4/productOffering",
@@ -171,6 +170,7 @@ def router() -> APIRouter:
     )
     async def offerings(
         request: Request,
+        who: Caller,
         territory: Annotated[str | None, Query(pattern=r"^[A-Za-z]{2}$")] = None,
     ) -> JSONResponse:
         def work(s: Session) -> Result:
@@ -178,12 +178,13 @@ def router() -> APIRouter:
             if territory:
                 entries = store.browse(s, territory.upper(), datetime.now(UTC), limit=500)
                 for t in tvod_price_tiers(entries):
+                    price = money_text(t.price, t.currency)
                     items.append({
-                        "id": f"tvod-{territory.upper()}-{t.tier or 'default'}-{t.price}",
+                        "id": f"tvod-{territory.upper()}-{t.tier or 'default'}-{price}",
                         "@type": "ProductOffering", "name": f"TVOD rental {t.tier or ''}".strip(),
                         "lifecycleStatus": "Active", "isSellable": True,
                         "productOfferingPrice": [{"priceType": "oneTime", "price": {
-                            "value": str(t.price), "unit": t.currency}}],
+                            "value": price, "unit": t.currency}}],
                         "prodSpecCharValueUse": [{"name": "titles", "value": t.titles}],
                     })  # fmt: skip
             return 200, items
@@ -200,8 +201,10 @@ def router() -> APIRouter:
         summary="Order an SVOD tier; runs it",
     )
     async def create_order(
-        request: Request, body: OrderBody, key: OptionalKeyHeader = None
+        request: Request, who: Caller, body: OrderBody, key: OptionalKeyHeader = None
     ) -> JSONResponse:
+        act_for(who, body.customer_id)
+
         def work(s: Session) -> Result:
             order_id = orchestrator.order_id_for(body.customer_id, key)
             if s.get(OrderRow, order_id) is None and inventory.active_cfs(s, body.customer_id):
@@ -218,7 +221,11 @@ def router() -> APIRouter:
         return await _in_thread(request, work)
 
     @r.get(orders, tags=["TMF622"], summary="A customer's product orders, newest first")
-    async def list_orders(request: Request, customer: CustomerQuery) -> JSONResponse:
+    async def list_orders(
+        request: Request, who: Caller, customer: CustomerQuery = None
+    ) -> JSONResponse:
+        customer = own_customer(who, customer)
+
         def work(s: Session) -> Result:
             rows = s.scalars(select(OrderRow).where(OrderRow.customer == customer)
                              .order_by(OrderRow.created_at.desc()))  # fmt: skip
@@ -226,18 +233,20 @@ def router() -> APIRouter:
 
         return await _in_thread(request, work)
 
-    def _order(s: Session, order_id: str) -> OrderRow:
+    def _order(s: Session, order_id: str, who: Principal) -> OrderRow:
+        """The order, if the caller may see it; another customer's is answered as unknown."""
         order = s.get(OrderRow, order_id)
         if order is None:
             raise _unknown_order(order_id)
+        owned(who, order.customer, _unknown_order(order_id))
         return order
 
     @r.get(
         orders + "/{order_id}", tags=["TMF622"], responses=NOT_FOUND, summary="One product order"
     )
-    async def get_order(request: Request, order_id: OrderIdPath) -> JSONResponse:
+    async def get_order(request: Request, who: Caller, order_id: OrderIdPath) -> JSONResponse:
         return await _in_thread(
-            request, lambda s: (200, orchestrator.product_order(_order(s, order_id)))
+            request, lambda s: (200, orchestrator.product_order(_order(s, order_id, who)))
         )
 
     @r.post(
@@ -246,9 +255,9 @@ def router() -> APIRouter:
         responses={**NOT_FOUND, **CONFLICT},
         summary="Retry a failed order or resume an interrupted one",
     )
-    async def retry_order(request: Request, order_id: OrderIdPath) -> JSONResponse:
+    async def retry_order(request: Request, who: Caller, order_id: OrderIdPath) -> JSONResponse:
         def work(s: Session) -> Result:
-            order = _order(s, order_id)
+            order = _order(s, order_id, who)
             if order.state != "completed" and inventory.active_cfs(s, order.customer):
                 raise _has_service(order.customer)
             order = orchestrator.run(s, order.id, request.app.state.faults)
@@ -262,8 +271,11 @@ def router() -> APIRouter:
         responses=NOT_FOUND,
         summary="The service order: steps with systems, I/O, status, timing, eTOM",
     )
-    async def get_service_order(request: Request, order_id: OrderIdPath) -> JSONResponse:
+    async def get_service_order(
+        request: Request, who: Caller, order_id: OrderIdPath
+    ) -> JSONResponse:
         def work(s: Session) -> Result:
+            _order(s, order_id, who)
             found = orchestrator.service_order(s, order_id)
             if found is None:
                 raise _unknown_order(order_id)
@@ -278,19 +290,39 @@ def router() -> APIRouter:
     )
     async def services(
         request: Request,
-        customer: CustomerQuery,
+        who: Caller,
+        customer: CustomerQuery = None,
         state: Annotated[str | None, Query(pattern=r"^(reserved|active|terminated)$")] = None,
     ) -> JSONResponse:
+        customer = own_customer(who, customer)
         return await _in_thread(
             request, lambda s: (200, inventory.services_for(s, customer, state))
         )
+
+    @r.get(
+        f"{TMF}/serviceInventory/v4/service/{{service_id}}",
+        tags=["TMF638"],
+        responses=documented({404: "unknown service (or another customer's)"}),
+        summary="One installed service (what an alarm's affectedService href names)",
+    )
+    async def get_service(request: Request, who: Caller, service_id: ServiceIdPath) -> JSONResponse:
+        def work(s: Session) -> Result:
+            unknown = NotFound(None, f"unknown service {service_id}", reason="unknown_service")
+            found = inventory.service_by_id(s, service_id)
+            if found is None:
+                raise unknown
+            owned(who, found["relatedParty"][0]["id"], unknown)
+            return 200, found
+
+        return await _in_thread(request, work)
 
     @r.get(
         f"{TMF}/customerBillManagement/v4/customerBill",
         tags=["TMF678"],
         summary="Bill preview: the customer's rated charges",
     )
-    async def bill(request: Request, customer: CustomerQuery) -> JSONResponse:
+    async def bill(request: Request, who: Caller, customer: CustomerQuery = None) -> JSONResponse:
+        customer = own_customer(who, customer)
         return await _in_thread(
             request, lambda s: (200, billing.bill_preview(s, customer, datetime.now(UTC)))
         )
@@ -304,7 +336,9 @@ def router() -> APIRouter:
         responses={**CONFLICT, **REPLAYED},
         summary="Register a device; refused (409) past the tier's device limit",
     )
-    async def register_device(request: Request, body: DeviceBody) -> JSONResponse:
+    async def register_device(request: Request, who: Caller, body: DeviceBody) -> JSONResponse:
+        act_for(who, body.customer_id)
+
         def work(s: Session) -> Result:
             _, offering = _subscription(s, body.customer_id)
             rows = list(s.scalars(select(DeviceRow).where(DeviceRow.customer == body.customer_id)))
@@ -326,7 +360,11 @@ def router() -> APIRouter:
         return await _in_thread(request, work)
 
     @r.get(devices, tags=["devices"], summary="A customer's devices")
-    async def list_devices(request: Request, customer: CustomerQuery) -> JSONResponse:
+    async def list_devices(
+        request: Request, who: Caller, customer: CustomerQuery = None
+    ) -> JSONResponse:
+        customer = own_customer(who, customer)
+
         def work(s: Session) -> Result:
             rows = s.scalars(select(DeviceRow).where(DeviceRow.customer == customer)
                              .order_by(DeviceRow.id))  # fmt: skip
@@ -341,51 +379,38 @@ def router() -> APIRouter:
         tags=["TVOD"],
         status_code=201,
         responses={**NOT_FOUND, **CONFLICT, **REPLAYED},
-        summary="Rent a TVOD title: charged once per Idempotency-Key",
+        summary="Rent a TVOD title: charged once per Idempotency-Key; 409 already_rented "
+        "while a rental of it runs",
     )
-    async def rent(request: Request, body: RentalBody, key: KeyHeader) -> JSONResponse:
+    async def rent(request: Request, who: Caller, body: RentalBody, key: KeyHeader) -> JSONResponse:
+        act_for(who, body.customer_id)
+
         def work(s: Session) -> Result:
             order, _ = _subscription(s, body.customer_id)
-            now = datetime.now(UTC)
-            detail = store.title_detail(s, body.title_id, order.territory, now)
-            if detail is None:
-                raise NotFound(None, f"unknown title {body.title_id!r}", reason="unknown_title")
-            tvod = [w for w in detail.windows
-                    if w.license_type.value == "TVOD" and w.open and w.srp is not None]  # fmt: skip
-            if not tvod:
-                raise Conflict(None, f"{body.title_id!r} is not for rent in {order.territory}",
-                               reason="not_for_rent")  # fmt: skip
-            w = min(tvod, key=lambda x: x.srp)
-            hours = w.rental_duration_hours or 48
-            charge, created = billing.charge_once(
-                s, f"rental:{body.customer_id}:{key}", customer=body.customer_id, order_id=None,
-                kind="oneTime", description=f"TVOD rental {detail.name or body.title_id}",
-                title_id=body.title_id, amount=w.srp, currency=w.currency or "GBP",
-                period_start=now, period_end=now + timedelta(hours=hours),
-            )  # fmt: skip
-            if charge.title_id != body.title_id:
-                raise Conflict(None, "Idempotency-Key already used for another title",
-                               reason="idempotency_key_reused")  # fmt: skip
-            return (201 if created else 200), _rental_view(charge, replayed=not created)
+            charge, created = rent_title(s, order, body.title_id, key, datetime.now(UTC))
+            return (201 if created else 200), rental_view(charge, replayed=not created)
 
         return await _in_thread(request, work)
 
     @r.get(rentals, tags=["TVOD"], summary="A customer's rentals")
-    async def list_rentals(request: Request, customer: CustomerQuery) -> JSONResponse:
+    async def list_rentals(
+        request: Request, who: Caller, customer: CustomerQuery = None
+    ) -> JSONResponse:
+        customer = own_customer(who, customer)
+
         def work(s: Session) -> Result:
             rows = s.scalars(select(ChargeRow).where(
                 ChargeRow.customer == customer, ChargeRow.kind == "oneTime",
                 ChargeRow.state == "rated").order_by(ChargeRow.id))  # fmt: skip
-            return 200, [_rental_view(c, replayed=False) for c in rows]
+            return 200, [rental_view(c, replayed=False) for c in rows]
 
         return await _in_thread(request, work)
 
     @r.get(f"{TMF}/subscriber/v1/stats", tags=["console"], summary="Counts for the console")
-    async def stats(request: Request) -> JSONResponse:
+    async def stats(request: Request, who: Operator) -> JSONResponse:
         def work(s: Session) -> Result:
-            by_state = dict(
-                s.execute(select(OrderRow.state, func.count()).group_by(OrderRow.state))
-            )
+            by_state = {state: n for state, n in s.execute(  # a Result is not a mapping
+                select(OrderRow.state, func.count()).group_by(OrderRow.state))}  # fmt: skip
             return 200, {"orders": by_state}
 
         return await _in_thread(request, work)

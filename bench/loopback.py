@@ -1,5 +1,9 @@
 """Shared by the HTTP benchmarks: an API server in a subprocess, a keep-alive client load on
-127.0.0.1, latency statistics, and the CPU each side spent (they share the machine's cores)."""
+127.0.0.1, latency statistics, and the CPU each side spent (they share the machine's cores).
+
+The server verifies bearer tokens as in production: `start_server` makes a development issuer in
+a temp folder, and every client here sends an operator token (`AUTH`); the rate limits are
+lifted so the benchmark measures the work, not the limiter."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +23,21 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 Send = Callable[[httpx.Client, Any], httpx.Response]
+AUTH: dict[str, str] = {}  # the operator's Authorization header, set by start_server
+
+
+def _issuer() -> dict[str, str]:
+    """A development issuer for this run: its JWKS for the server, a token for the clients."""
+    sys.path.insert(0, str(ROOT))
+    from auth import dev_issuer
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-auth-"))
+    jwks = dev_issuer.init(folder)
+    token = dev_issuer.mint(folder, role="operator", issuer="vod-dev", audience="vod-api",
+                            ttl=24 * 3600)  # fmt: skip
+    AUTH["Authorization"] = f"Bearer {token}"
+    return {"VOD_AUTH_JWKS": str(jwks), "VOD_AUTH_ISSUER": "vod-dev",
+            "VOD_RATE_LIMIT_SESSIONS": "1000000", "VOD_RATE_LIMIT_LICENSES": "1000000"}  # fmt: skip
 
 
 def stats(latencies: list[float], wall: float) -> dict[str, float]:
@@ -45,7 +65,7 @@ def over_http(
 ) -> tuple[list[float], list[Any], float]:
     """Send `(index, item)` pairs with `concurrency` keep-alive clients; latencies and decoded
     bodies in index order, and the wall time. Any status outside `expect` aborts the run."""
-    clients = [httpx.Client(base_url=base, timeout=30) for _ in range(concurrency)]
+    clients = [httpx.Client(base_url=base, timeout=30, headers=AUTH) for _ in range(concurrency)]
     chunks = [items[i::concurrency] for i in range(concurrency)]
 
     def worker(k: int) -> list[tuple[int, float, Any]]:
@@ -107,7 +127,7 @@ def start_server(
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    full_env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
+    full_env = {**os.environ, **_issuer(), **env, "PYTHONPATH": str(ROOT)}
     cmd = [
         sys.executable,
         "-m",
@@ -129,7 +149,7 @@ def start_server(
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{base}/openapi.json", timeout=2).status_code == 200:
+            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
                 return proc, base
         except httpx.HTTPError:
             time.sleep(0.2)

@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import httpx  # noqa: E402
 import psycopg  # noqa: E402
 import redis  # noqa: E402
-from loopback import http_phase, over_http, start_server  # noqa: E402
+from loopback import AUTH, http_phase, over_http, start_server  # noqa: E402
 
 from catalogue import db, store  # noqa: E402
 from catalogue.importer import import_file  # noqa: E402
@@ -104,7 +104,7 @@ def setup_catalogue(url: str, titles: int, keys: LocalKeyStore, work: Path) -> l
 
 def activate(base: str, customers: list[str], concurrency: int) -> float:
     def one(customer: str) -> None:
-        with httpx.Client(base_url=base, timeout=60) as c:
+        with httpx.Client(base_url=base, timeout=60, headers=AUTH) as c:
             body = {"customerId": customer, "territory": "GB", "productOffering": {"id": "premium"}}
             order = c.post(ORDERS, json=body).json()
             assert order["state"] == "completed", order
@@ -244,7 +244,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 args.concurrency,
                 expect=(204,),
             )
-            fourth = httpx.post(base + SESSIONS, json=bodies[0], timeout=30)
+            fourth = httpx.post(base + SESSIONS, json=bodies[0], headers=AUTH, timeout=30)
             result["fifth_stream_status"] = fourth.status_code  # Premium: 4 streams each
             result["phases"] = phases
     finally:

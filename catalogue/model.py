@@ -6,7 +6,7 @@ Plain data shared by the importers, the catalogue store and the entitlement deci
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
@@ -60,6 +60,33 @@ class Title(BaseModel):
     name: str | None = None
     kind: str | None = None  # Avails AvailType: single, episode, season, series...
     run_length_seconds: int | None = None
+
+
+# What the catalogue's Money column holds (numeric(12, 4), `catalogue.tables.Money`). Prices are
+# brought to it when a file is parsed, so a row that cannot be stored is a RowError on every
+# backend instead of a PostgreSQL overflow that rolls back the whole file, and both backends
+# store the same rounded value.
+MONEY_DIGITS, MONEY_PLACES = 12, 4
+MAX_MONEY = Decimal(10) ** (MONEY_DIGITS - MONEY_PLACES)  # exclusive
+
+
+def storable_money(amount: Decimal) -> Decimal:
+    """`amount` as the catalogue stores it: rounded to MONEY_PLACES half up (as PostgreSQL
+    rounds numeric input); ValueError, worded for a RowError, when it is negative, not finite
+    or too large for the column."""
+    if not amount.is_finite() or amount < 0:
+        raise ValueError("not a non-negative amount")
+    if amount >= MAX_MONEY:
+        raise ValueError(f"too large: a price must be below {MAX_MONEY:,}")
+    stored = amount.quantize(Decimal(1).scaleb(-MONEY_PLACES), rounding=ROUND_HALF_UP)
+    if stored >= MAX_MONEY:
+        raise ValueError(f"too large: a price must be below {MAX_MONEY:,}")
+    return amount if stored == amount else stored  # "3.49" stays as written
+
+
+# Integer columns are int4 on PostgreSQL; rental and watch durations are also added to dates.
+MAX_RUN_LENGTH_SECONDS = 2**31 - 1
+MAX_DURATION_HOURS = 10 * 366 * 24  # ten years: longer is a typo, and dates stay in range
 
 
 class PriceTerms(BaseModel):

@@ -53,6 +53,9 @@ from pydantic import (
 )
 
 from catalogue.model import (
+    MAX_DURATION_HOURS,
+    MAX_MONEY,
+    MAX_RUN_LENGTH_SECONDS,
     AvailabilityWindow,
     FormatProfile,
     ImportResult,
@@ -62,6 +65,7 @@ from catalogue.model import (
     RowError,
     Title,
     localization_of,
+    storable_money,
 )
 from catalogue.territories import (
     NoZoneForTerritory,
@@ -95,6 +99,10 @@ def _language(tag: str) -> str:
 
 
 Territory = Annotated[str, AfterValidator(_territory)]
+# What the catalogue's Money column can hold, rounded as it stores it (`storable_money`).
+Price = Annotated[
+    Decimal, Field(ge=0, lt=MAX_MONEY, allow_inf_nan=False), AfterValidator(storable_money)
+]
 Country = Annotated[str, AfterValidator(_country)]
 Language = Annotated[str, AfterValidator(_language)]
 
@@ -102,8 +110,8 @@ Language = Annotated[str, AfterValidator(_language)]
 class SidecarPrice(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    srp: Decimal | None = Field(default=None, ge=0, allow_inf_nan=False)
-    wsp: Decimal | None = Field(default=None, ge=0, allow_inf_nan=False)
+    srp: Price | None = None
+    wsp: Price | None = None
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$", description="ISO 4217")
 
     @model_validator(mode="after")
@@ -127,8 +135,8 @@ class SidecarWindow(BaseModel):
     start: datetime = Field(description="ISO 8601 date or datetime; no offset = territory-local")
     end: datetime | None = Field(default=None, description="exclusive; null = open-ended")
     price: SidecarPrice = Field(default_factory=SidecarPrice)
-    rental_duration_hours: int | None = Field(default=None, gt=0)
-    watch_duration_hours: int | None = Field(default=None, gt=0)
+    rental_duration_hours: int | None = Field(default=None, gt=0, le=MAX_DURATION_HOURS)
+    watch_duration_hours: int | None = Field(default=None, gt=0, le=MAX_DURATION_HOURS)
     languages: list[Language] = Field(default_factory=list)
     language: Language | None = Field(default=None, description="licensed version; null = any")
     localization: Localization | None = Field(
@@ -158,7 +166,7 @@ class _SidecarHead(BaseModel):
     name: str | None = None
     eidr: str | None = None
     kind: str | None = None
-    run_length_seconds: int | None = Field(default=None, gt=0)
+    run_length_seconds: int | None = Field(default=None, gt=0, le=MAX_RUN_LENGTH_SECONDS)
     windows: list[Any]
 
 

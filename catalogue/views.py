@@ -10,9 +10,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from catalogue.model import FormatProfile, LicenseType, Localization
+from catalogue.money import rounded
 
 
 class Offer(BaseModel):
@@ -28,6 +29,13 @@ class Offer(BaseModel):
     end: datetime | None = None
     language: str | None = None  # the licensed version (BCP 47); None = any language
     localization: Localization | None = None  # sub/dub/subdub when the rights say so
+
+    @model_validator(mode="after")
+    def _to_minor_unit(self) -> Offer:
+        """3.49 GBP, not PostgreSQL's numeric(12, 4) "3.4900"."""
+        if self.srp is not None:
+            self.srp = rounded(self.srp, self.currency)
+        return self
 
 
 class CatalogueEntry(BaseModel):

@@ -5,6 +5,7 @@ Every error a user can act on is a `VodError`. Its category says what to do abou
 | class        | meaning                                   | HTTP | worker      |
 |--------------|-------------------------------------------|------|-------------|
 | `BadInput`   | the file, request or setting is wrong     | 422  | fail, keep  |
+| `Unauthenticated` | no credential, or one we cannot verify | 401  | fail        |
 | `NotFound`   | the named resource does not exist         | 404  | fail        |
 | `Conflict`   | it exists already, or is in another state | 409  | fail        |
 | `Refused`    | understood, and not allowed               | 403  | fail        |
@@ -107,6 +108,15 @@ class Conflict(VodError):
     category = "conflict"
     status = 409
     default_reason = "conflict"
+
+
+class Unauthenticated(VodError):
+    """No credential, or one that does not verify (forged, expired, wrong audience): the
+    caller must authenticate (again). HTTP answers 401 with `WWW-Authenticate: Bearer`."""
+
+    category = "unauthenticated"
+    status = 401
+    default_reason = "unauthenticated"
 
 
 class Refused(VodError):

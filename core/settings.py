@@ -66,8 +66,10 @@ class Settings(BaseSettings):
         Path(tempfile.gettempdir()) / "vod-work", description="Workers' local job folders"
     )
     work_url: str | None = Field(
-        None, description="Shared S3 work area for encoded parts; `none` keeps them local "
-        "(default: s3://<origin bucket>/work when the origin is on S3)"
+        None, description="Private S3 work area (s3://bucket/prefix) for clear encoded parts "
+        "shared between workers; never in the origin's bucket (refused), nor in a bucket anyone "
+        "may read; `none` keeps them in VOD_WORK_DIR (default: s3://<origin bucket>-work when "
+        "the origin is on S3 and that bucket exists, else the job is refused)"
     )  # fmt: skip
     keep_work: bool = Field(False, description="Keep a finished job's work folder")
     catalogue_dir: Path | None = Field(
@@ -101,13 +103,45 @@ class Settings(BaseSettings):
     session_lifetime: int | None = Field(None, description="Playback session seconds (4 h)")
     heartbeat_ttl: int | None = Field(None, description="Seconds a silent stream keeps its slot")
     api_url: str = Field("http://127.0.0.1:8081", description="API the CLI talks to")
+    api_token: SecretStr | None = Field(
+        None, description="Bearer token the CLI sends to the API (`vod auth token` mints one)"
+    )
+
+    # -- authentication (OAuth 2.0 bearer JWT, RFC 9068) ------------------------------------
+    auth_jwks: str | None = Field(
+        None, description="JWKS the API verifies tokens with: a file path, or an https URL "
+        "of the identity provider (http only on loopback); unset: the API refuses to start"
+    )  # fmt: skip
+    auth_issuer: str = Field("vod-dev", description="Accepted token issuer (`iss`)")
+    auth_audience: str = Field("vod-api", description="Accepted token audience (`aud`)")
+    auth_leeway: int = Field(30, ge=0, le=300, description="Clock skew allowed on exp/nbf (s)")
+    auth_token_types: str = Field(
+        "at+jwt,application/at+jwt", description="Accepted JWT `typ` headers (RFC 9068); add "
+        "`JWT` for providers that do not label access tokens (Keycloak)"
+    )  # fmt: skip
+    auth_dir: Path | None = Field(
+        None, description="Development issuer's key folder (`vod auth init`; default: the "
+        "user config folder, e.g. ~/.config/vod-pipeline/auth)"
+    )  # fmt: skip
     faults: str = Field("", description="Simulated subsystem outages (tests, demos)")
     player_libs: Path | None = Field(None, description="npm players for the watch page")
+
+    # -- API limits ---------------------------------------------------------------------------
+    max_body_bytes: int = Field(
+        1024 * 1024, ge=1, description="Largest request body the API reads (413 beyond)"
+    )
+    rate_limit_sessions: int = Field(
+        30, ge=0, description="Playback sessions a client may open per minute (0: no limit)"
+    )
+    rate_limit_licenses: int = Field(
+        300, ge=0, description="Licence and key requests per client per minute (0: no limit)"
+    )
 
     @field_validator("broker_url", "result_backend", "state_url", "playback_redis_url",
                      "database_url", "s3_endpoint_url", "origin", "work_url", "public_api_url",
                      "key_store", "catalogue_dir", "playback_config", "player_libs",
                      "token_secret", "session_secret", "key_server_token", "time_limit",
+                     "api_token", "auth_jwks", "auth_dir",
                      "visibility_timeout", "session_lifetime", "heartbeat_ttl",
                      mode="before")  # fmt: skip
     @classmethod

@@ -9,7 +9,7 @@ from the VOD_* settings. Secrets are `SecretStr` so they never appear in a repr 
     key_store: /var/lib/vod/keys.sqlite
     origins:
       - name: cdn-eu-west            # a CDN region from activation (subscriber.steps.COVERAGE)
-        kind: akamai                 # HMAC token st/exp/acl/hmac (vod serve --token-secret)
+        kind: akamai                 # HMAC token st/exp/acl/hmac (vod serve --gateway)
         base_url: https://eu.cdn.example
         token_secret: "..."
       - name: cdn-us-east
@@ -136,7 +136,7 @@ class PlaybackConfig(BaseModel):
             raise ConfigError(
                 "VOD_TOKEN_SECRET",
                 "playback configuration: set VOD_TOKEN_SECRET (the secret `vod serve "
-                "--token-secret` checks) or VOD_PLAYBACK_CONFIG to a playback.yaml",
+                "--gateway` checks) or VOD_PLAYBACK_CONFIG to a playback.yaml",
             )
         session_secret = s.session_secret.get_secret_value() if s.session_secret else ""
         redis_url, prefix = redis_location(s)

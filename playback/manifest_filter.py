@@ -1,11 +1,12 @@
 """Per-session manifests: the HLS master and DASH MPD cut down to the renditions a session may
-play, and the rule that maps a request path to the rendition it belongs to.
+play, HLS key lines cut down to the keys it may have and pointed at its key delivery, and the
+rule that maps a request path to the rendition it belongs to.
 
-The playback session signs the allowed rendition ids into the CDN token (`data=`), so the
-origin gateway filters without a lookup. Filtering the manifest is the courtesy; the licence
-proxy releasing only the keys of allowed labels is the enforcement (a client that ignores the
-manifest still cannot decrypt what it was not given a key for), and the gateway also refuses
-segment requests for renditions outside the list.
+The playback session signs its grant (`playback.grant`: renditions, KIDs, key delivery) into
+the CDN token (`data=`), so the origin gateway filters without a lookup. Filtering the
+manifest is the courtesy; the licence proxy releasing only the keys of allowed labels is the
+enforcement (a client that ignores the manifest still cannot decrypt what it was not given a
+key for), and the gateway also refuses segment requests for renditions outside the list.
 
 Pure functions over text and bytes; no I/O.
 """
@@ -13,35 +14,24 @@ Pure functions over text and bytes; no I/O.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 
 from lxml import etree
 
 from core.xml_safety import parse_xml
+from drm.keys import DrmError, parse_kid
+from drm.signalling.decode import decode as decode_pssh
+from drm.signalling.fairplay import parse_skd_uri
+from playback.grant import SessionGrant
 
 MANIFEST_NAMES = frozenset({"master.m3u8", "manifest.mpd"})
 SCHEME_SETS = frozenset({"cenc", "cbcs"})  # `--scheme both` writes one folder per set
 SHARED_DIRS = frozenset({"subs"})  # sidecar subtitles: every session gets them
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _URI_ATTR = re.compile(r'URI="([^"]*)"')
+_KEY_TAGS = ("#EXT-X-KEY:", "#EXT-X-SESSION-KEY:")
+_ATTR = re.compile(r'([A-Z0-9-]+)=("[^"]*"|[^",]*)')
+_KEYID = re.compile(r"^0[xX]([0-9a-fA-F]{32})$")
+_HEX_KID = re.compile(r"^[0-9a-fA-F]{32}$")
 MPD_NS = "urn:mpeg:dash:schema:mpd:2011"
-
-
-def encode_renditions(ids: Iterable[str]) -> str:
-    """The token `data` payload for a set of rendition ids (comma-joined, sorted)."""
-    out = sorted(set(ids))
-    bad = [i for i in out if not _ID.match(i)]
-    if bad or not out:
-        raise ValueError(f"rendition ids must be non-empty and plain: {bad or out}")
-    return ",".join(out)
-
-
-def decode_renditions(data: str) -> frozenset[str]:
-    """The rendition ids of a token `data` payload; ValueError if it is not one."""
-    ids = frozenset(data.split(","))
-    if not ids or not all(_ID.match(i) for i in ids):
-        raise ValueError("token data is not a rendition list")
-    return ids
 
 
 def rendition_of(rel_path: str) -> str | None:
@@ -92,6 +82,72 @@ def _uri_line(lines: list[str], tag: int) -> int | None:
         if lines[j].strip() and not lines[j].startswith("#"):
             return j
     return None
+
+
+def key_attrs(line: str) -> dict[str, str]:
+    """A key tag's attributes, quotes removed (`METHOD`, `URI`, `KEYID`, `KEYFORMAT`...)."""
+    body = line.split(":", 1)[1]
+    return {m.group(1): m.group(2).strip('"') for m in _ATTR.finditer(body)}
+
+
+def key_line_kids(attrs: dict[str, str]) -> frozenset[bytes]:
+    """The KIDs a key line names: its KEYID, and those its URI carries (the PSSH box or
+    PlayReady Object of a `data:` URI, an `skd://` KID, the KID hex ending an identity key
+    URL). Empty when it names none or one cannot be read: such a line is never trusted."""
+    kids: set[bytes] = set()
+    if "KEYID" in attrs:
+        m = _KEYID.match(attrs["KEYID"])
+        if m is None:
+            return frozenset()
+        kids.add(bytes.fromhex(m.group(1)))
+    uri = attrs.get("URI", "")
+    identity = attrs.get("KEYFORMAT", "identity") == "identity"
+    try:
+        if uri.startswith("data:") and not identity:
+            for entry in decode_pssh(uri):
+                named = [*entry.get("kids", []), *entry.get("data", {}).get("key_ids", [])]
+                kids.update(parse_kid(k) for k in named)
+        elif uri.startswith("skd://"):
+            kids.add(parse_skd_uri(uri)[1])
+        elif identity and not kids:
+            tail = uri.split("?", 1)[0].rsplit("/", 1)[-1]
+            if _HEX_KID.match(tail):
+                kids.add(bytes.fromhex(tail))
+    except (DrmError, ValueError, TypeError, AttributeError):
+        return frozenset()
+    return frozenset(kids)
+
+
+def _session_key_line(line: str, grant: SessionGrant) -> str | None:
+    """The key line as this session may see it, or None to drop it."""
+    attrs = key_attrs(line)
+    if attrs.get("METHOD") == "NONE":
+        return line
+    kids = key_line_kids(attrs)
+    if not kids or not kids <= grant.kids:
+        return None
+    if attrs.get("KEYFORMAT", "identity") != "identity":
+        return line  # another system's line (Widevine, PlayReady, FairPlay): its KIDs are ours
+    if len(kids) != 1 or not _URI_ATTR.search(line):
+        return None
+    uri = grant.key_uri(next(iter(kids)))
+    return _URI_ATTR.sub(lambda _: f'URI="{uri}"', line, count=1)
+
+
+def filter_hls_keys(text: str, grant: SessionGrant) -> str:
+    """A playlist (master or media) with every EXT-X-KEY / EXT-X-SESSION-KEY line naming a KID
+    outside the grant dropped, and the "identity" ones (ClearKey key delivery) pointed at the
+    session's key route. Lines whose KIDs cannot be read are dropped too; METHOD=NONE and
+    every other line are kept verbatim."""
+    out: list[str] = []
+    for line in text.splitlines():
+        if line.startswith(_KEY_TAGS):
+            kept = _session_key_line(line, grant)
+            if kept is not None:
+                out.append(kept)
+        else:
+            out.append(line)
+    return "\n".join(out) + ("\n" if text.endswith("\n") else "")
 
 
 def filter_mpd(xml: bytes, allowed: frozenset[str], source: str = "manifest.mpd") -> bytes:

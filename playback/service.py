@@ -1,5 +1,6 @@
 """Playback sessions: entitlement decision -> stream slot -> signed CDN URLs -> session-bound
-licence, heartbeat and CMCD URLs; and the licence proxy that honours only live, entitled sessions.
+licence, key, heartbeat and CMCD URLs; and the licence proxy (W3C ClearKey licences for DASH, raw
+keys for HLS "identity" key URIs) that honours only live, entitled sessions.
 
 The HTTP layer (api.playback) validates input; this module does the work, with the clock passed
 in, and refuses with `playback.errors` (each a core.errors category with its `reason`), which
@@ -30,7 +31,7 @@ from playback.errors import (
     StreamLimit,
     UnknownPlayback,
 )
-from playback.manifest_filter import encode_renditions
+from playback.grant import encode_grant
 from playback.sessions import PlaybackSession, SessionStore
 from playback.streams import StreamSlots
 from playback.tokens import TokenError, cloudfront_signed_url, sign_token, signed_url, verify_token
@@ -132,11 +133,12 @@ def _cloudfront_cookies(url: str) -> dict[str, str]:
     return {f"CloudFront-{k}": q[k] for k in ("Policy", "Signature", "Key-Pair-Id") if k in q}
 
 
-def credential(config: PlaybackConfig, sid: str, now: int, lifetime: int) -> str:
-    """The session-bound credential for its licence, heartbeat and release URLs."""
+def credential(config: PlaybackConfig, sid: str, now: int, lifetime: int, scope: str = "*") -> str:
+    """The session-bound credential for its licence, key, heartbeat and release URLs; `scope`
+    narrows it (`keys/*`: key delivery only, the one the CDN token carries)."""
     return sign_token(
         config.session_secret.get_secret_value().encode(),
-        f"{SESSIONS_PATH}/{sid}/*",
+        f"{SESSIONS_PATH}/{sid}/{scope}",
         start=now,
         lifetime=lifetime,
         session_id=sid,
@@ -171,14 +173,19 @@ def create_session(
     if decision.policy and decision.policy.expires_at:  # a window or rental ending sooner
         lifetime = max(1, min(lifetime, int((decision.policy.expires_at - now).total_seconds())))
     origin = cfg.origin_for(ctx.cdn_region)
-    data = encode_renditions(decision.renditions)
+    policy = decision.policy
+    kids = {bytes.fromhex(k.replace("-", "")) for k in (policy.kids if policy else {}).values()}
+    api = (cfg.public_api_url or api_base).rstrip("/")
+    here = f"{api}{SESSIONS_PATH}/{sid}"
+    # The CDN token (seen by anyone holding a manifest URL) carries a key-only credential.
+    key_cred = credential(cfg, sid, start, lifetime, scope="keys/*")
+    data = encode_grant(decision.renditions, kids, f"{here}/keys", key_cred)
     acl = f"/{title_id}/*"
     manifests = {
         p: _sign(origin, path, acl, sid, data, start, lifetime)
         for p, path in _manifest_paths(title_id, decision.manifests).items()
     }
     expires = now + timedelta(seconds=lifetime)
-    policy = decision.policy
     record = PlaybackSession(
         id=sid,
         customer=customer,
@@ -200,8 +207,6 @@ def create_session(
     )
     pb.sessions.put(record, lifetime)
     auth = quote(credential(cfg, sid, start, lifetime), safe="")
-    api = (cfg.public_api_url or api_base).rstrip("/")
-    here = f"{api}{SESSIONS_PATH}/{sid}"
     out: dict[str, Any] = {
         "sessionId": sid,
         "titleId": title_id,
@@ -323,3 +328,26 @@ def issue_licence(
             keys[kid] = found.key
     log.info("licence for session %s: %d of %d keys", sid, len(keys), len(asked))
     return license_response(body, keys)
+
+
+def deliver_key(pb: Playback, sid: str, auth: str | None, kid_hex: str, now: float) -> bytes:
+    """The raw 16-byte key of one KID for HLS "identity" key delivery (the key URIs the
+    gateway writes into a session's playlists), under the licence's rules: a live session's
+    credential, a KID of its policy, and the stream slot renewed. The key is never logged."""
+    record = authorise(pb, sid, auth, f"keys/{kid_hex}", now)
+    try:
+        kid = bytes.fromhex(kid_hex)
+    except ValueError:
+        kid = b""
+    if len(kid) != 16:
+        raise BadLicenceRequest("bad_key_request", "a KID is 32 hex digits")
+    if kid not in record.allowed_kids():
+        raise NotEntitled("kid_not_entitled", "this key is not covered by the session's policy")
+    if pb.key_store is None:
+        raise PlaybackUnavailable("no_key_store", "the licence proxy has no key store configured")
+    _hold_slot(pb, record)
+    found = pb.key_store.key_for_kid(kid)
+    if found is None:
+        raise UnknownPlayback("unknown_key", "the key store holds no key for this KID")
+    log.info("key for session %s: KID %s", sid, kid.hex())
+    return found.key

@@ -10,7 +10,7 @@ joined by `!`; a glob ending in `*` matches that prefix (`/title/*` covers
 opaque signed payload: playback sessions put the renditions the session may play
 there, so the origin can filter manifests without asking anyone.
 
-How the token travels to the origin gateway (`vod serve --token-secret`):
+How the token travels to the origin gateway (`vod serve --gateway`):
 
 * query parameter `hdnts=<token>` on a URL; players drop it for the relative
   segment URLs inside playlists, so this suits single requests only;

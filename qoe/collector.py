@@ -1,17 +1,22 @@
 """The QoE collector: CMCD reports in, per-minute KPIs and TMF642 alarms out.
 
-Each report is attributed to its playback session (the session record says which title, device
-class and CDN it belongs to; an unknown session counts under its `cid` and "unknown"), folded
-into that session's state and the minute it happened in (`ts` when the player's clock is within
-ten minutes of ours, else the time it arrived), and the touched windows are evaluated against
-the thresholds. An alarm is raised once per aggregate and KPI, with the services the dependency
-map links to it, and cleared when a later window recovers.
+Only reports of live playback sessions count: the report's `sid` must be a session id the
+session API handed out (the unguessable id in the session response's `cmcd.sessionId`) whose
+record still exists, is not released and has not expired. The collector endpoint is open to
+players, so anything else (no `sid`, a forged or stale one) is accepted with the same 204 but
+never reaches a KPI or an alarm; it only adds to the `rejected` total (`GET /qoe/v1/kpi`).
+
+A counted report is attributed to its session (the record says which title, device class and
+CDN it belongs to), folded into that session's state and the minute it happened in (`ts` when
+the player's clock is within ten minutes of ours, else the time it arrived), and the touched
+windows are evaluated against the thresholds. An alarm is raised once per aggregate and KPI,
+with the services the dependency map links to it, and cleared when a later window recovers.
+A released session's own end (`session_ended`) still counts: the API reports it, not a player.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
@@ -20,7 +25,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from catalogue.model import TITLE_ID_PATTERN
 from playback.sessions import PlaybackSession, SessionStore
 from qoe import alarms, impact
 from qoe.kpi import Folded, SessionQoe, ended, fold, kpis
@@ -30,8 +34,6 @@ from qoe.windows import QoeWindows
 log = logging.getLogger(__name__)
 
 MAX_SKEW_MS = 10 * 60_000
-_TITLE = re.compile(TITLE_ID_PATTERN)
-UNKNOWN = "unknown"
 
 
 def _utc(ms: int) -> datetime:
@@ -54,16 +56,18 @@ class QoeCollector:
         self.clock = clock
 
     # -- ingest --------------------------------------------------------------------------
-    def _dims(
-        self, sid: str, report: Mapping[str, Any], cache: dict[str, PlaybackSession | None]
-    ) -> tuple[str, str, str]:
+    def _live(
+        self, sid: object, now_ms: int, cache: dict[str, PlaybackSession | None]
+    ) -> PlaybackSession | None:
+        """The session a report names, if it is live: recorded, not released, not expired."""
+        if not isinstance(sid, str) or self.sessions is None:
+            return None
         if sid not in cache:
-            cache[sid] = self.sessions.get(sid) if self.sessions else None
+            cache[sid] = self.sessions.get(sid)
         record = cache[sid]
-        if record is not None:
-            return record.title_id, record.device_class, record.cdn
-        cid = report.get("cid")
-        return (cid if isinstance(cid, str) and _TITLE.match(cid) else UNKNOWN), UNKNOWN, UNKNOWN
+        if record is None or record.released or record.expires_at.timestamp() * 1000 <= now_ms:
+            return None
+        return record
 
     def _when(self, report: Mapping[str, Any], now_ms: int) -> int:
         ts = report.get("ts")
@@ -72,23 +76,30 @@ class QoeCollector:
         return now_ms
 
     def ingest(self, reports: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-        """Apply reports in order; returns counts and the alarms raised or cleared."""
+        """Apply the reports of live sessions in order, count the rest as rejected; returns
+        both counts and the alarms raised or cleared."""
         now_ms = int(self.clock() * 1000)
         cache: dict[str, PlaybackSession | None] = {}
         touched: set[tuple[int, tuple[str, str, str]]] = set()
-        accepted = ignored = 0
+        accepted = rejected = 0
         for report in reports:
-            sid = report.get("sid")
-            if not isinstance(sid, str):
-                ignored += 1  # CMCD without a session id cannot be attributed
+            record = self._live(report.get("sid"), now_ms, cache)
+            if record is None:
+                rejected += 1
                 continue
-            dims = self._dims(sid, report, cache)
+            dims = (record.title_id, record.device_class, record.cdn)
             at = self._when(report, now_ms)
-            step = partial(fold, sid=sid, report=report, at_ms=at)
-            touched.update((w, dims) for w in self._apply(sid, dims, step))
+            step = partial(fold, sid=record.id, report=report, at_ms=at)
+            touched.update((w, dims) for w in self._apply(record.id, dims, step))
             accepted += 1
+        if rejected:
+            self.windows.count_rejected(rejected)
         changes = [c for w, dims in sorted(touched) for c in self.evaluate(w, dims)]
-        return {"accepted": accepted, "ignored": ignored, "alarms": changes}
+        return {"accepted": accepted, "rejected": rejected, "alarms": changes}
+
+    def rejected(self) -> int:
+        """Reports received that named no live session, since the store began."""
+        return self.windows.rejected()
 
     def session_ended(self, record: PlaybackSession) -> list[dict[str, Any]]:
         """A released session quits: before its first frame that is an exit before start."""

@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from subscriber.inventory import SERVICE_PATH
 from subscriber.tables import ResourceRow, ServiceRow
 
-SERVICE_PATH = "/tmf-api/serviceInventory/v4/service"
 MAX_LISTED = 50
 
 

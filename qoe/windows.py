@@ -91,6 +91,13 @@ class QoeWindows:
             out.append((int(window), dims))
         return sorted(out)
 
+    def count_rejected(self, n: int) -> None:
+        """Add `n` reports that named no live session (kept forever: a running total)."""
+        self.redis.incrby(f"{self.p}rejected", n)
+
+    def rejected(self) -> int:
+        return int(self.redis.get(f"{self.p}rejected") or 0)
+
     # -- alarm bookkeeping (which aggregates have an open alarm; the DB has the alarm) --------
     def latest(self, dims: str, window: int) -> bool:
         """Record `window` as evaluated for dims; False if a newer one was already evaluated.

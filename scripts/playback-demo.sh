@@ -58,24 +58,35 @@ fi
 "$VOD" catalogue --database-url "$DB" import fixtures/sample.json
 
 say "origin (token gateway) on $ORIGIN_URL"
-"$VOD" serve "$DIR/origin" --port "$ORIGIN_PORT" --token-secret "$SECRET" >"$DIR/origin.log" 2>&1 &
+"$VOD" serve "$DIR/origin" --port "$ORIGIN_PORT" --token-secret-file "$SECRET_FILE" >"$DIR/origin.log" 2>&1 &
 pids+=($!)
-say "API on $API"
-VOD_PLAYBACK_REDIS_URL="$REDIS_URL" VOD_SESSION_SECRET="$SECRET-session" \
-  "$VOD" catalogue --database-url "$DB" serve --port "$API_PORT" --token-secret "$SECRET" \
+# Identity: the development issuer's key pair in $DIR/auth (kept across runs); the API verifies
+# bearer tokens against its jwks.json. Secrets travel in the environment, never on argv.
+export VOD_AUTH_DIR="$DIR/auth"
+VOD_AUTH_JWKS="$("$VOD" auth init --print-jwks-path)"
+export VOD_AUTH_JWKS
+say "API on $API (bearer tokens from $VOD_AUTH_DIR)"
+VOD_PLAYBACK_REDIS_URL="$REDIS_URL" VOD_SESSION_SECRET="$SECRET-session" VOD_TOKEN_SECRET="$SECRET" \
+  "$VOD" catalogue --database-url "$DB" serve --port "$API_PORT" \
   --origin-url "$ORIGIN_URL" --key-store "$KEYS" >"$DIR/api.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do
-  curl -fs "$API/openapi.json" >/dev/null 2>&1 && curl -fs "$ORIGIN_URL/_titles" >/dev/null 2>&1 && break
+  curl -fs "$API/health" >/dev/null 2>&1 && curl -fs "$ORIGIN_URL/_titles" >/dev/null 2>&1 && break
   sleep 0.2
 done
-curl -fs "$API/openapi.json" >/dev/null || { tail -n 30 "$DIR/api.log" >&2; exit 1; }
+curl -fs "$API/health" >/dev/null || { tail -n 30 "$DIR/api.log" >&2; exit 1; }
 
 CUSTOMER="demo-$(date +%s)"
+# The subscriber acts for itself with its own token; the operator token is for the console.
+VOD_API_TOKEN="$("$VOD" auth token --role subscriber --customer "$CUSTOMER" --ttl 14400)"
+export VOD_API_TOKEN
 "$VOD" activate --customer "$CUSTOMER" --territory GB --tier standard --api "$API"
 "$VOD" device register --customer "$CUSTOMER" --device laptop --api "$API"
 "$VOD" play --customer "$CUSTOMER" --device laptop --title sample --api "$API"
+OPERATOR="$("$VOD" auth token --role operator --ttl 14400)"
 echo
-say "open the watch URL above in a browser; KPIs and alarms: $API/console?qoe=1"
-say "try: .venv/bin/vod qoe kpis --api $API   (Ctrl-C stops the servers)"
+say "open the watch URL above in a browser; KPIs and alarms (signed in as an operator):"
+say "  $API/console?qoe=1#token=$OPERATOR"
+say "try: VOD_API_TOKEN=\$(.venv/bin/vod auth token --role operator) .venv/bin/vod qoe kpis --api $API"
+say "(Ctrl-C stops the servers)"
 wait

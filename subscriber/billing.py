@@ -16,17 +16,21 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from catalogue.money import money, money_text, rounded
 from subscriber.tables import ChargeRow
 
 
-def _by_key(session: Session, key: str) -> ChargeRow | None:
+def charge_by_key(session: Session, key: str) -> ChargeRow | None:
+    """The charge recorded under an idempotency key, if any."""
     return session.scalars(select(ChargeRow).where(ChargeRow.idempotency_key == key)).first()
 
 
 def charge_once(session: Session, key: str, **fields: Any) -> tuple[ChargeRow, bool]:
     """The charge for `key`, created when new: (row, created). A voided charge (a compensated
-    activation) is re-rated rather than duplicated."""
-    row = _by_key(session, key)
+    activation) is re-rated rather than duplicated. The amount is rated to the currency's minor
+    unit (a catalogue price may carry four decimals; a customer pays whole cents)."""
+    fields["amount"] = rounded(Decimal(str(fields["amount"])), fields.get("currency"))
+    row = charge_by_key(session, key)
     if row is not None:
         if row.state == "void":
             row.state = "rated"
@@ -38,7 +42,7 @@ def charge_once(session: Session, key: str, **fields: Any) -> tuple[ChargeRow, b
         with session.begin_nested():
             session.add(row)
     except IntegrityError:
-        existing = _by_key(session, key)
+        existing = charge_by_key(session, key)
         if existing is None:
             raise
         return existing, False
@@ -47,16 +51,12 @@ def charge_once(session: Session, key: str, **fields: Any) -> tuple[ChargeRow, b
 
 def void(session: Session, key: str) -> bool:
     """Reverse a charge (compensation); True when something was voided."""
-    row = _by_key(session, key)
+    row = charge_by_key(session, key)
     if row is None or row.state == "void":
         return False
     row.state = "void"
     session.flush()
     return True
-
-
-def _money(value: Decimal, currency: str) -> dict[str, Any]:
-    return {"value": str(value), "unit": currency}
 
 
 def bill_preview(session: Session, customer: str, at: datetime) -> dict[str, Any]:
@@ -76,8 +76,8 @@ def bill_preview(session: Session, customer: str, at: datetime) -> dict[str, Any
         "state": "new",
         "billDate": at.isoformat(),
         "relatedParty": [{"id": customer, "role": "Customer"}],
-        "amountDue": _money(totals.get(currency, Decimal("0.00")), currency),
-        "totals": {c: str(v) for c, v in totals.items()},
+        "amountDue": money(totals.get(currency, Decimal("0.00")), currency),
+        "totals": {c: money_text(v, c) for c, v in totals.items()},
         "appliedCustomerBillingRate": [
             {
                 "id": str(r.id),
@@ -85,7 +85,7 @@ def bill_preview(session: Session, customer: str, at: datetime) -> dict[str, Any
                 "name": r.description,
                 "productOrderId": r.order_id,
                 "titleId": r.title_id,
-                "taxExcludedAmount": _money(r.amount, r.currency),
+                "taxExcludedAmount": money(r.amount, r.currency),
                 "periodCoverage": {
                     "startDateTime": r.period_start.isoformat() if r.period_start else None,
                     "endDateTime": r.period_end.isoformat() if r.period_end else None,

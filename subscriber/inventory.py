@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from subscriber.tables import ResourceRow, ServiceRow
 
 CFS_NAME = "vod-streaming"
+SERVICE_PATH = "/tmf-api/serviceInventory/v4/service"  # TMF638; one service at SERVICE_PATH/{id}
 
 
 def service(session: Session, order_id: str, name: str) -> ServiceRow | None:
@@ -104,24 +105,35 @@ def services_for(session: Session, customer: str, state: str | None = None) -> l
     for r in rows:
         if r.parent_id is not None:
             children.setdefault(r.parent_id, []).append(r)
-    return [
-        {
-            "id": str(r.id),
-            "name": r.name,
-            "category": r.category,
-            "state": r.state,
-            "productOrderId": r.order_id,
-            "relatedParty": [{"id": r.customer, "role": "Customer"}],
-            "serviceCharacteristic": [
-                {"name": k, "value": v} for k, v in sorted((r.characteristics or {}).items())
-            ],
-            "supportingService": [
-                {"id": str(c.id), "name": c.name} for c in children.get(r.id, [])
-            ],
-            "supportingResource": [
-                {"id": str(x.id), "name": x.name, "system": x.system, "state": x.state}
-                for x in by_service.get(r.id, [])
-            ],
-        }
-        for r in rows
-    ]
+    return [_view(r, children.get(r.id, []), by_service.get(r.id, [])) for r in rows]
+
+
+def service_by_id(session: Session, service_id: int) -> dict[str, Any] | None:
+    """One TMF638 service (what an alarm's `affectedService` href names), or None."""
+    row = session.get(ServiceRow, service_id)
+    if row is None:
+        return None
+    children = session.scalars(
+        select(ServiceRow).where(ServiceRow.parent_id == row.id).order_by(ServiceRow.id)
+    )
+    return _view(row, list(children), _resources(session, row.id))
+
+
+def _view(r: ServiceRow, children: list[ServiceRow], resources: list[ResourceRow]) -> dict:
+    return {
+        "id": str(r.id),
+        "href": f"{SERVICE_PATH}/{r.id}",
+        "name": r.name,
+        "category": r.category,
+        "state": r.state,
+        "productOrderId": r.order_id,
+        "relatedParty": [{"id": r.customer, "role": "Customer"}],
+        "serviceCharacteristic": [
+            {"name": k, "value": v} for k, v in sorted((r.characteristics or {}).items())
+        ],
+        "supportingService": [{"id": str(c.id), "name": c.name} for c in children],
+        "supportingResource": [
+            {"id": str(x.id), "name": x.name, "system": x.system, "state": x.state}
+            for x in resources
+        ],
+    }

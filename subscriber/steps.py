@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from catalogue import store
 from catalogue.entitlement import DEVICE_MAX_HEIGHT, HARDWARE_BACKED, SecurityLevel
+from catalogue.money import money_text
 from core.errors import Refused
 from subscriber import billing, inventory
 from subscriber.offers import SvodOffering, find_offering, tvod_price_tiers
@@ -275,7 +276,7 @@ class BillingActivation(Step):
         return {
             "charge_id": row.id,
             "idempotency_key": row.idempotency_key,
-            "amount": str(row.amount),
+            "amount": money_text(row.amount, row.currency),
             "currency": row.currency,
             "created": created,
         }

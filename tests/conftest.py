@@ -16,6 +16,7 @@ from tests.support.markers import markers_for
 # Shared fixtures live in tests/support; registering them here makes them visible to every test
 # module without importing fixture names (which shadow the fixture arguments).
 pytest_plugins = [
+    "tests.support.auth",
     "tests.support.postgres",
     "tests.support.player_harness",
     "tests.support.s3_server",

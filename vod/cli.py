@@ -101,32 +101,6 @@ def validate_cmd(target: str, as_json: bool, no_decode: bool) -> None:
     sys.exit(0 if report.ok else EXIT_ERROR)
 
 
-@main.command("serve")
-@click.argument("root", type=click.Path(path_type=Path, exists=True, file_okay=False))
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
-@click.option(
-    "--key-store",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Answer ClearKey licence requests (POST /license/clearkey) from this store.",
-)
-@click.option(
-    "--token-secret",
-    default=None,
-    envvar="VOD_TOKEN_SECRET",
-    help="Require Akamai-style HMAC CDN tokens on title requests, signed with this secret.",
-)
-@friendly_errors
-def serve_cmd(
-    root: Path, host: str, port: int, key_store: Path | None, token_secret: str | None
-) -> None:
-    """Serve an origin directory over HTTP (CORS on) with a player page."""
-    from playback.origin.server import serve
-
-    serve(root, host, port, key_store=key_store, token_secret=token_secret or None)
-
-
 @main.group("pssh")
 def pssh_group() -> None:
     """PSSH boxes and DRM signalling."""
@@ -144,10 +118,11 @@ def pssh_decode_cmd(value: str) -> None:
 
 def _attach_subcommands() -> None:
     """Command groups that live beside the part they drive."""
+    from vod.commands.auth import auth_group
     from vod.commands.catalogue import catalogue
     from vod.commands.drm import keys_group, keyserver_cmd
     from vod.commands.ingest import ingest_cmd
-    from vod.commands.playback import device, play, qoe
+    from vod.commands.playback import device, play, qoe, serve_cmd
     from vod.commands.subscriber import activate, orders
     from vod.commands.workers import attach
 
@@ -155,10 +130,12 @@ def _attach_subcommands() -> None:
     main.add_command(keys_group)
     main.add_command(keyserver_cmd)
     main.add_command(catalogue)
+    main.add_command(auth_group)
     main.add_command(activate)
     main.add_command(orders)
     main.add_command(device)
     main.add_command(play)
+    main.add_command(serve_cmd)
     main.add_command(qoe)
     attach(main)
 

@@ -31,12 +31,8 @@ from core.settings import settings
 from pipeline.encode.parts import encode_part, gather_outputs, plan_parts
 from pipeline.media.info import MediaInfo
 from pipeline.media.plan import Plan
-from pipeline.storage.transfer import (
-    fetch_source,
-    local_files,
-    share_files,
-    work_location,
-)
+from pipeline.storage.transfer import fetch_source, local_files, share_files
+from pipeline.storage.work_area import check_work_area, work_location
 from pipeline.workflow.protection import protection_for
 from pipeline.workflow.result import packaged_summary, title_summary
 from pipeline.workflow.spec import CatalogueTarget
@@ -276,13 +272,14 @@ def _source_dir(spec: JobSpec) -> Path:
 
 @app.task(bind=True, base=StageTask, name="vod.probe", stage="probe")
 def probe_task(self: StageTask, job: dict) -> Ctx:
-    """Check the origin first (before any encoding), fetch the source if it is remote, probe
-    it; the media description travels on."""
+    """Check the origin and the private work area first (before any download or encode), fetch
+    the source if it is remote, probe it; the media description travels on."""
     spec = JobSpec.model_validate(job)
     with running(self, spec.job_id, "probe"):
         result = idem.completed(spec.job_id, "probe")
         if result is None:
             check_destination(spec.origin, spec.title_id)
+            check_work_area(spec.origin, idem.work_root())
             local = fetch_source(spec.source, _source_dir(spec))
             media = probe_source(local, source=spec.source)
             result = {"media": media.model_dump(mode="json")}

@@ -10,6 +10,8 @@ import re
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 
+from catalogue.model import MAX_DURATION_HOURS, MAX_RUN_LENGTH_SECONDS, storable_money
+
 _DURATION = re.compile(
     r"^P(?!$)(?:(?P<d>\d+)D)?(?:T(?=\d)(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
 )
@@ -50,7 +52,15 @@ def parse_duration(text: str) -> timedelta:
 
 
 def parse_run_length(value: object) -> int:
-    """Seconds from RunLength (PT1H37M49S), a cell time, h:mm:ss or mm:ss (the TV samples)."""
+    """Seconds from RunLength (PT1H37M49S), a cell time, h:mm:ss or mm:ss (the TV samples),
+    at most what the catalogue's integer column holds."""
+    seconds = _run_length(value)
+    if seconds > MAX_RUN_LENGTH_SECONDS:
+        raise ValueError(f"longer than {MAX_RUN_LENGTH_SECONDS} seconds")
+    return seconds
+
+
+def _run_length(value: object) -> int:
     if isinstance(value, timedelta):
         return int(value.total_seconds())
     if isinstance(value, time):
@@ -79,18 +89,18 @@ def parse_hours(kind: str, text: str) -> int:
             raise ValueError("not a number of hours or an xs:duration") from None
     if seconds <= 0 or seconds % 3600:
         raise ValueError("must be a positive whole number of hours")
+    if seconds // 3600 > MAX_DURATION_HOURS:
+        raise ValueError(f"more than {MAX_DURATION_HOURS} hours (ten years)")
     return int(seconds // 3600)
 
 
 def parse_money(text: str) -> Decimal:
-    """A non-negative finite decimal amount."""
+    """A non-negative finite decimal amount, as the catalogue stores it (`storable_money`)."""
     try:
         amount = Decimal(text.strip())
     except InvalidOperation:
         raise ValueError("not a decimal amount") from None
-    if not amount.is_finite() or amount < 0:
-        raise ValueError("not a non-negative amount")
-    return amount
+    return storable_money(amount)
 
 
 def normalise_eidr(text: str) -> str | None:

@@ -2,21 +2,18 @@
 
 Workers need the source on local disk to probe and encode it, and must put the finished title
 on the origin. With several machines, encoded parts also travel through a shared S3 work area
-(`work_location`): each encode uploads its files, the package step downloads those it does not
-already have. Every move is idempotent: downloads land whole (temp name + rename) and are
-reused, uploads overwrite the same keys, and delivering the same title twice leaves the same
-title on the origin (local: staged copy + atomic rename; S3: same keys overwritten), see
-`pipeline.storage.publish`.
+(`pipeline.storage.work_area`: private, never in the origin's bucket): each encode uploads its
+files, the package step downloads those it does not already have. Every move is idempotent:
+downloads land whole (temp name + rename) and are reused, uploads overwrite the same keys, and
+delivering the same title twice leaves the same title on the origin (local: staged copy +
+atomic rename; S3: same keys overwritten), see `pipeline.storage.publish`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
 
-from core.settings import settings
 from pipeline.storage.s3 import download_file, is_s3_url, join_key, parse_s3_url, s3_url
-
-WORK_PREFIX = "work"
 
 
 def fetch_source(source: str, cache_dir: Path) -> Path:
@@ -29,23 +26,6 @@ def fetch_source(source: str, cache_dir: Path) -> Path:
         return dest
     cache_dir.mkdir(parents=True, exist_ok=True)
     return download_file(source, dest)
-
-
-def work_location(origin: str, job_id: str) -> str | None:
-    """The S3 area where encoded parts are shared between machines, or None (local only).
-
-    VOD_WORK_URL (`s3://bucket/prefix`, or `none` to keep parts on the local work dir);
-    by default `s3://<origin bucket>/work` when the origin is on S3.
-    """
-    explicit = (settings().work_url or "").strip()
-    if explicit.lower() == "none":
-        return None
-    if not explicit and is_s3_url(origin):
-        explicit = s3_url(parse_s3_url(origin)[0], WORK_PREFIX)
-    if not explicit:
-        return None
-    bucket, prefix = parse_s3_url(explicit)
-    return s3_url(bucket, join_key(prefix, job_id))
 
 
 def share_files(files: dict[str, Path], work_url: str) -> dict[str, str]:
@@ -73,15 +53,3 @@ def local_files(
             local = fetch_source(urls[name], cache_dir)
         out[name] = local
     return out
-
-
-def drop_shared(work_url: str) -> None:
-    """Delete a finished job's shared work area."""
-    from pipeline.storage.s3 import s3_client
-    from pipeline.storage.s3_publish import delete_keys, list_keys
-
-    bucket, prefix = parse_s3_url(work_url)
-    client = s3_client()
-    keys = sorted(list_keys(client, bucket, f"{prefix}/"))
-    if keys:
-        delete_keys(client, bucket, keys)

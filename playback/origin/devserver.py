@@ -1,8 +1,9 @@
 """`vod serve DIR`: the development and test origin. Titles under DIR, a watch page with the
 npm players (shaka-player, hls.js, dash.js), the list of titles, and open ClearKey endpoints
 (keys from a local key store, or echoed from the page) so encrypted titles play without a
-licence server. Nothing here checks who asks: the token gateway (`playback.origin.gateway`)
-puts CDN tokens in front of the titles.
+licence server. Nothing here checks who asks, so with a key store it binds to loopback only
+(`playback.origin.server`); the token gateway (`playback.origin.gateway`) puts CDN tokens in
+front of the titles and serves no keys at all.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from playback.origin.files import FileHandler, QuietThreadingServer
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 REPO_WEB_MODULES = Path(__file__).resolve().parents[2] / "web" / "node_modules"
 MANIFEST_NAMES = ("master.m3u8", "manifest.mpd")
+ECHO_PATH = "/_clearkey"  # licences from keys the page itself passes (hls.js, tests)
+CLEARKEY_PATHS = (LICENSE_PATH, ECHO_PATH)
 TITLE_SCAN_DEPTH = 3
 
 # URL name under /_player/lib/ -> file inside web/node_modules (npm package dist files).
@@ -36,7 +39,8 @@ PLAYER_LIBS: dict[str, str] = {
 }
 
 __all__ = [
-    "LICENSE_PATH", "PLAYER_LIBS", "STATIC_DIR", "DevHandler", "OriginServer",
+    "CLEARKEY_PATHS", "ECHO_PATH", "LICENSE_PATH", "PLAYER_LIBS", "STATIC_DIR", "DevHandler",
+    "OriginServer",
     "clearkey_license", "find_titles", "player_libs_dir",
 ]  # fmt: skip
 
@@ -101,18 +105,28 @@ class DevHandler(FileHandler):
     def do_GET(self) -> None:
         self._get(send_body=True)
 
-    def do_POST(self) -> None:
-        url = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
+    def _drain_body(self) -> bytes:
+        """The request body (up to 1 MiB); a longer one closes the connection after replying,
+        since its unread rest would poison keep-alive."""
+        try:
+            length = max(0, int(self.headers.get("Content-Length") or 0))
+        except ValueError:
+            length = 0
+            self.close_connection = True
         body = self.rfile.read(min(length, 1 << 20)) if length else b""
         if length > len(body):
-            self.close_connection = True  # unread body would poison keep-alive
+            self.close_connection = True
+        return body
+
+    def do_POST(self) -> None:
+        url = urlsplit(self.path)
+        body = self._drain_body()
         try:
             if url.path == LICENSE_PATH:
                 payload = self._store_license(body)
                 if payload is None:
                     return
-            elif url.path == "/_clearkey":
+            elif url.path == ECHO_PATH:
                 payload = clearkey_license(parse_qs(url.query).get("keys", [""])[0], body)
             else:
                 self._error(HTTPStatus.METHOD_NOT_ALLOWED)

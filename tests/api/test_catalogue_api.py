@@ -4,10 +4,7 @@ schemathesis fuzzing the served OpenAPI schema (bounded) for server errors."""
 from __future__ import annotations
 
 import json
-import socket
 import sys
-import threading
-import time
 import types
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,7 +15,6 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-import uvicorn
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from hypothesis import strategies as st
@@ -36,6 +32,7 @@ from catalogue.model import (
     Title,
 )
 from tests.support.schema_fuzz import fuzz_operation
+from tests.support.subscriber_db import running
 from vod.commands.catalogue import catalogue
 
 T0 = datetime(2025, 6, 1, tzinfo=UTC)
@@ -102,8 +99,9 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="module")
-def client(database_url: str) -> Iterator[TestClient]:
-    with TestClient(create_app(database_url, routers=CATALOGUE_ONLY)) as c:
+def client(database_url: str, operator_headers: dict[str, str]) -> Iterator[TestClient]:
+    app = create_app(database_url, routers=CATALOGUE_ONLY)
+    with TestClient(app, headers=operator_headers) as c:
         yield c
 
 
@@ -155,6 +153,7 @@ def test_title_detail_and_404(client: TestClient) -> None:
     assert d["available"] is True and len(d["windows"]) == 2
     assert d["presentation"]["manifests"]["hls"] == "https://cdn.example/vod/t1/master.m3u8"
     assert "kids" not in d["presentation"]
+    assert [w["srp"] for w in d["windows"] if w["license_type"] == "TVOD"] == ["4.49"]
     r = client.get("/titles/t1", params={"territory": "FR", "at": AT})
     assert r.status_code == 200 and r.json()["available"] is False
     r = client.get("/titles/missing", params={"territory": "GB"})
@@ -253,25 +252,12 @@ def test_openapi_documents_every_operation(client: TestClient) -> None:
 @pytest.fixture(scope="module")
 def server(database_url: str) -> Iterator[str]:
     """uvicorn on 127.0.0.1:<free port> in a thread; yields its base URL."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    app = create_app(database_url, routers=CATALOGUE_ONLY)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    with running(create_app(database_url, routers=CATALOGUE_ONLY)) as url:
+        yield url
 
 
-def test_real_server_decides_over_http(server: str) -> None:
-    with httpx.Client(base_url=server, timeout=10) as h:
+def test_real_server_decides_over_http(server: str, operator_headers: dict[str, str]) -> None:
+    with httpx.Client(base_url=server, timeout=10, headers=operator_headers) as h:
         assert (
             h.get("/catalogue", params={"territory": "US", "at": AT}).json()["items"][0]["title_id"]
             == "t1"
@@ -373,3 +359,15 @@ def test_cli_uses_vod_database_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     r = CliRunner().invoke(catalogue, ["list", "--territory", "GB", "--json"])
     assert r.exit_code == 0 and json.loads(r.stdout) == []
     assert (tmp_path / "env.db").exists()
+
+
+def test_prices_show_the_currencys_minor_unit_whatever_the_database_returns() -> None:
+    """PostgreSQL's numeric(12, 4) hands back 4.4900; the API shows 4.49 (JPY: 500)."""
+    from catalogue.views import Offer
+
+    def offer(srp: str, currency: str) -> Offer:
+        return Offer(license_type="TVOD", format_profile="HD", srp=Decimal(srp),
+                     currency=currency, start=datetime(2026, 1, 1, tzinfo=UTC))  # fmt: skip
+
+    assert offer("4.4900", "GBP").model_dump(mode="json")["srp"] == "4.49"
+    assert offer("500.0000", "JPY").model_dump(mode="json")["srp"] == "500"

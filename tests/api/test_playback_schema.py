@@ -19,6 +19,7 @@ OPERATIONS = [
     ("/playback/v1/sessions/{sid}/heartbeat", "POST"),
     ("/playback/v1/sessions/{sid}", "DELETE"),
     ("/playback/v1/sessions/{sid}/license", "POST"),
+    ("/playback/v1/sessions/{sid}/keys/{kid_hex}", "GET"),
     ("/qoe/v1/cmcd", "GET"),
     ("/qoe/v1/cmcd", "POST"),
     ("/qoe/v1/kpi", "GET"),

@@ -42,8 +42,8 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
 
 
 @pytest.fixture(scope="module")
-def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app, raise_server_exceptions=False) as c:
+def client(app: FastAPI, operator_headers: dict[str, str]) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False, headers=operator_headers) as c:
         yield c
     app.state.engine.dispose()
 

@@ -40,7 +40,11 @@ def env(sqlite_env: PlaybackEnv) -> PlaybackEnv:  # noqa: F811
 
 
 @pytest.fixture(scope="module")
-def page(chromium_page: Any) -> Any:  # noqa: F811
+def page(chromium_page: Any, operator_headers: dict[str, str]) -> Any:  # noqa: F811
+    """The shared page, signed in as an operator for this tab (what the form's token field or
+    a `#token=` link does)."""
+    token = operator_headers["Authorization"].removeprefix("Bearer ")
+    chromium_page.add_init_script(f"sessionStorage.setItem('vod-console-token', {token!r})")
     return chromium_page
 
 

@@ -49,8 +49,9 @@ def test_database_failures_are_one_line_without_the_password(url: str, phrase: s
 
 def test_bad_playback_setting_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VOD_HEARTBEAT_TTL", "soon")
+    monkeypatch.setenv("VOD_TOKEN_SECRET", "x")  # secrets from the environment, never argv
     url = f"sqlite:///{tmp_path / 'c.db'}"
-    code, out = run("--database-url", url, "serve", "--token-secret", "x", "--port", "0")
+    code, out = run("--database-url", url, "serve", "--port", "0")
     assert code == 1
     (line,) = out.strip().splitlines()
     assert line.startswith("error: [config] VOD_HEARTBEAT_TTL: ")

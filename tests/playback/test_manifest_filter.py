@@ -13,13 +13,7 @@ from mpegdash.parser import MPEGDASHParser
 from core.errors import PipelineError
 from pipeline.manifest.dash import write_mpd
 from pipeline.manifest.hls import master_playlist
-from playback.manifest_filter import (
-    decode_renditions,
-    encode_renditions,
-    filter_hls_master,
-    filter_mpd,
-    rendition_of,
-)
+from playback.manifest_filter import filter_hls_master, filter_mpd, rendition_of
 from tests.support.playback_env import LADDER, ladder_presentation
 
 PRES = ladder_presentation()
@@ -62,17 +56,6 @@ def _mpd_ids(xml: bytes) -> list[str]:
 )
 def test_rendition_of(path: str, rendition: str | None) -> None:
     assert rendition_of(path) == rendition
-
-
-def test_token_payload_round_trip_and_refusals() -> None:
-    data = encode_renditions(["v720p", "a-en", "v234p", "v720p"])
-    assert data == "a-en,v234p,v720p" and decode_renditions(data) == {"a-en", "v234p", "v720p"}
-    for bad in ([], ["a~b"], ["../x"], ["a,b"]):
-        with pytest.raises(ValueError):
-            encode_renditions(bad)
-    for bad in ("", ",", "a,,b", "x/y"):
-        with pytest.raises(ValueError):
-            decode_renditions(bad)
 
 
 def test_hls_master_keeps_only_allowed_and_the_rest_verbatim() -> None:

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from qoe.kpi import WINDOW_MS, window_of
+from tests.support import auth
 from tests.support.common import run_vod
 from tests.support.playback_env import (  # noqa: F401
     PlaybackEnv,
@@ -31,7 +32,8 @@ def env(sqlite_env: PlaybackEnv) -> PlaybackEnv:  # noqa: F811
 
 
 def vod(env: PlaybackEnv, *args: str) -> tuple[int, str, str]:
-    proc = run_vod(*args, "--api", env.api, env=dict(os.environ), timeout=120)
+    token = auth.current().token(ttl=3600)  # the operator, as VOD_API_TOKEN
+    proc = run_vod(*args, "--api", env.api, env={**os.environ, "VOD_API_TOKEN": token}, timeout=120)
     return proc.returncode, proc.stdout, proc.stderr
 
 

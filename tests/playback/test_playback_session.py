@@ -21,6 +21,7 @@ from lxml import etree
 
 from drm.signalling.clearkey import b64url_decode, license_request
 from playback.config import CdnOrigin, ConfigError, PlaybackConfig
+from playback.grant import decode_grant, encode_grant
 from playback.tokens import PATH_PREFIX, cloudfront_b64decode, sign_token, split_path_token
 from tests.support.playback_env import GATEWAY_SECRET, PlaybackEnv, start_env
 
@@ -116,7 +117,13 @@ def test_session_urls_are_signed_for_the_title_and_session(env: PlaybackEnv) -> 
     assert rest == "/sample/manifest.mpd" and token is not None
     fields = dict(f.split("=", 1) for f in token.split("~"))
     assert fields["acl"] == "/sample/*" and fields["id"] == s["sessionId"]
-    assert set(fields["data"].split(",")) == set(s["renditions"])
+    grant = decode_grant(fields["data"])
+    assert grant.renditions == set(s["renditions"])
+    assert grant.kids == {_kid(k) for k in s["license"]["policy"]["kids"].values()}
+    here = s["license"]["url"].split("/license?")[0]
+    assert grant.key_base == here + "/keys"
+    key_acl = dict(f.split("=", 1) for f in grant.credential.split("~"))["acl"]
+    assert key_acl == f"/playback/v1/sessions/{s['sessionId']}/keys/*"  # key delivery only
     assert int(fields["exp"]) - int(fields["st"]) > 3600
     assert s["cdn"] == {"region": "cdn-eu-west", "origin": "default", "kind": "akamai"}
     assert s["license"]["policy"]["key_labels"] == ["AUDIO", "SD"]
@@ -131,10 +138,18 @@ def test_gateway_refuses_tampered_and_expired_session_tokens(env: PlaybackEnv) -
     assert env.http.get(url).status_code == 200
     token, rest = split_path_token(urlsplit(url).path)
     assert token is not None
-    widened = token.replace("data=", "data=v720p3000,v720p4500,")  # ask for HD renditions
+    fields = dict(f.split("=", 1) for f in token.split("~"))
+    grant = decode_grant(fields["data"])
+    hd_kid = _kid(env.origin["summaries"]["sample"]["drm"]["kids"]["HD"])
+    wider = encode_grant(  # ask for the HD renditions and key
+        {*grant.renditions, "v720p3000", "v720p4500"},
+        {*grant.kids, hd_kid},
+        grant.key_base,
+        grant.credential,
+    )
+    widened = token.replace(fields["data"], wider)
     flipped = token[:-1] + ("0" if token[-1] != "0" else "1")
     now = int(time.time())
-    fields = dict(f.split("=", 1) for f in token.split("~"))
     expired = sign_token(
         GATEWAY_SECRET.encode(),
         "/sample/*",

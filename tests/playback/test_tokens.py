@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
@@ -27,7 +25,7 @@ from playback.tokens import (
     split_path_token,
     verify_token,
 )
-from tests.support.player_harness import PlayerSession, serve_directory
+from tests.support.player_harness import PlayerSession, fetch, serve_directory
 
 SECRET = b"test-secret-0123456789"
 NOW = 1_800_000_000
@@ -199,14 +197,6 @@ def gateway(tmp_path_factory: pytest.TempPathFactory):
             (root / title / rel).write_bytes(body)
     with serve_directory(root, token_secret=SECRET) as base:
         yield base
-
-
-def fetch(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as resp:
-            return resp.status, resp.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
 
 
 def prefixed(base: str, token: str, path: str) -> str:

@@ -25,23 +25,27 @@ from subscriber.offers import find_offering
 from subscriber.quote import days_remaining, prorate
 from subscriber.steps import STEPS, CdnEntitlement, Context, abr_caps, drm_policy
 from subscriber.tables import OrderRow
-from tests.support.subscriber_db import SAMPLE, Served
+from tests.support.auth import DevAuth
+from tests.support.subscriber_db import (
+    BILL,
+    DEVICES,
+    ORDERS,
+    RENTALS,
+    SAMPLE,
+    SERVICE_ORDER,
+    SERVICES,
+    Served,
+)
 from vod.commands.subscriber import activate, orders
 
 OFFERINGS = "/tmf-api/productCatalogManagement/v4/productOffering"
-ORDERS = "/tmf-api/productOrderingManagement/v4/productOrder"
-SERVICE_ORDER = "/tmf-api/serviceOrdering/v4/serviceOrder"
-SERVICES = "/tmf-api/serviceInventory/v4/service"
-BILL = "/tmf-api/customerBillManagement/v4/customerBill"
-DEVICES = "/tmf-api/subscriber/v1/device"
-RENTALS = "/tmf-api/subscriber/v1/rental"
 START = "2026-11-10T09:00:00Z"  # 21 of November's 30 days remain
 
 
 @pytest.fixture
-def http(served: Served) -> Iterator[httpx.Client]:  # noqa: F811
+def http(served: Served, operator_headers: dict[str, str]) -> Iterator[httpx.Client]:  # noqa: F811
     served.app.state.faults.down.clear()
-    with httpx.Client(base_url=served.url, timeout=30) as client:
+    with httpx.Client(base_url=served.url, timeout=30, headers=operator_headers) as client:
         yield client
     served.app.state.faults.down.clear()
 
@@ -231,9 +235,9 @@ def test_unknown_order_and_bad_offering(http: httpx.Client) -> None:
     assert order(http, customer(), tier="svod-gold").status_code == 422
 
 
-def test_cli_activate_and_orders(served: Served) -> None:  # noqa: F811
+def test_cli_activate_and_orders(served: Served, dev_auth: DevAuth) -> None:  # noqa: F811
     cust = customer()
-    runner = CliRunner()
+    runner = CliRunner(env={"VOD_API_TOKEN": dev_auth.token("subscriber", cust)})
     res = runner.invoke(activate, ["--customer", cust, "--territory", "GB", "--tier", "standard",
                                    "--api", served.url])  # fmt: skip
     assert res.exit_code == 0, res.output

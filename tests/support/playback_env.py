@@ -1,4 +1,4 @@
-"""Shared set-up for the playback tests: a real origin gateway (`vod serve --token-secret`), the
+"""Shared set-up for the playback tests: a real origin gateway (`vod serve --gateway`), the
 subscriber API with playback and QoE on uvicorn, Redis (a key prefix per environment), and two
 kinds of title: the bundled sample encrypted with ClearKey (cbcs), and `ladder4k`/`ladderhd`, a
 hand-written manifest pair with renditions from 234p to 2160p (no media), licensed in UHD and
@@ -33,6 +33,7 @@ from pipeline.manifest.hls import master_playlist
 from pipeline.media.presentation import KeyFrame, Presentation
 from pipeline.workflow.title import ingest
 from playback.config import CdnOrigin, PlaybackConfig
+from tests.support import auth
 from tests.support.player_harness import serve_directory
 from tests.support.presentations import audio_track, frame_bounds, segments, video_track
 from tests.support.subscriber_db import _serve
@@ -242,7 +243,10 @@ def start_env(
             serve_directory(origin["root"], token_secret=GATEWAY_SECRET.encode())
         )
         config = _config(gateway, redis_url, prefix, origin["key_store"], heartbeat_ttl, origins)
-        app = create_app(database_url, playback=config, redis=redis)
+        with pytest.MonkeyPatch.context() as mp:  # many sessions a minute: tests/api/test_limits
+            mp.setenv("VOD_RATE_LIMIT_SESSIONS", "0")  # covers the limiter; 0 = no limit
+            mp.setenv("VOD_RATE_LIMIT_LICENSES", "0")
+            app = create_app(database_url, playback=config, redis=redis)
         with db.session_scope(app.state.engine) as s:
             store.import_windows(s, import_file(SAMPLE_RIGHTS).windows)
         with db.session_scope(app.state.engine) as s:
@@ -253,7 +257,8 @@ def start_env(
             for title, summary in origin["summaries"].items():
                 store.record_presentation(s, title, summary, "http://origin.invalid")
         srv, thread, url = _serve(app)
-        http = stack.enter_context(httpx.Client(timeout=30))
+        operator = auth.current().headers(ttl=24 * 3600)
+        http = stack.enter_context(httpx.Client(timeout=30, headers=operator))
         try:
             yield PlaybackEnv(url, gateway, app, redis, prefix, origin, http)
         finally:

@@ -23,6 +23,8 @@ import os
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -100,7 +102,8 @@ def serve_directory(
 ) -> Iterator[str]:
     """Serve root with `vod serve`'s server on a free loopback port; yields the base URL.
     With `key_store`, the server also answers ClearKey licence and key requests; with
-    `token_secret`, title requests need a valid CDN token (playback.tokens)."""
+    `token_secret` (not both: the gateway serves no keys), title requests need a valid CDN
+    token (playback.tokens)."""
     server = make_server(Path(root), key_store=key_store, token_secret=token_secret)
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True, name="vod-serve"
@@ -112,6 +115,16 @@ def serve_directory(
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def fetch(url: str, data: bytes | None = None) -> tuple[int, bytes]:
+    """(status, body) of a GET (or a POST of `data`) to an origin; errors are answers too."""
+    req = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
 
 
 def missing_requirements() -> list[str]:

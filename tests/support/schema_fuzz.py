@@ -1,6 +1,8 @@
 """schemathesis cases for one operation, driven by hypothesis directly (schemathesis' own pytest
 loader relies on pytest internals that pytest 9 removed): no request may cause a server error,
-and in positive mode every response must match what the schema documents.
+and in positive mode every response must match what the schema documents. Requests carry an
+operator's bearer token unless `headers` says otherwise (the 401/403 paths have tests of their
+own; fuzzing is for what lies behind authentication).
 
     from tests.support.schema_fuzz import fuzz_operation
 """
@@ -14,6 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.strategies import SearchStrategy
 from schemathesis import GenerationMode
 
+from tests.support import auth
+
 
 def fuzz_operation(
     operation: Any,
@@ -24,15 +28,18 @@ def fuzz_operation(
     deadline: int = 5000,
     timeout: float = 30,
     cases: SearchStrategy | None = None,
+    headers: dict[str, str] | None = None,
 ) -> list[int]:
     """Run the cases (the operation's own, or `cases`) against base_url; their statuses."""
     statuses: list[int] = []
+    if headers is None:
+        headers = auth.current().headers(ttl=3600)
 
     @given(case=cases if cases is not None else operation.as_strategy(generation_mode=mode))
     @settings(max_examples=max_examples, deadline=deadline,
               suppress_health_check=list(HealthCheck), derandomize=True)  # fmt: skip
     def fuzz(case: schemathesis.Case) -> None:
-        response = case.call(base_url=base_url, timeout=timeout)
+        response = case.call(base_url=base_url, timeout=timeout, headers=headers)
         statuses.append(response.status_code)
         assert response.status_code < 500, f"{case.as_curl_command()} -> {response.status_code}"
         if mode == GenerationMode.POSITIVE:

@@ -12,9 +12,12 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
@@ -24,6 +27,13 @@ from catalogue import db, store
 from catalogue.importer import import_file
 from tests.support.postgres import admin_sql
 
+# The subscriber API's paths, as the tests call them.
+ORDERS = "/tmf-api/productOrderingManagement/v4/productOrder"
+SERVICE_ORDER = "/tmf-api/serviceOrdering/v4/serviceOrder"
+SERVICES = "/tmf-api/serviceInventory/v4/service"
+BILL = "/tmf-api/customerBillManagement/v4/customerBill"
+DEVICES = "/tmf-api/subscriber/v1/device"
+RENTALS = "/tmf-api/subscriber/v1/rental"
 SAMPLE = Path(__file__).resolve().parents[2] / "fixtures" / "sample.json"
 
 
@@ -50,11 +60,13 @@ class Served:
     app: FastAPI
 
 
-def _serve(app: FastAPI) -> tuple[uvicorn.Server, threading.Thread, str]:
+def _serve(app: FastAPI, **config: Any) -> tuple[uvicorn.Server, threading.Thread, str]:
+    """uvicorn on a free loopback port in a thread, once it accepts; `config` as uvicorn's."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    options = {"log_level": "warning", **config}
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **options))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -62,6 +74,24 @@ def _serve(app: FastAPI) -> tuple[uvicorn.Server, threading.Thread, str]:
         assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
         time.sleep(0.05)
     return srv, thread, f"http://127.0.0.1:{port}"
+
+
+@contextmanager
+def running(app: FastAPI, **config: Any) -> Iterator[str]:
+    """`app` served by uvicorn on loopback for the block; yields its base URL."""
+    srv, thread, url = _serve(app, **config)
+    try:
+        yield url
+    finally:
+        srv.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
+def operator_http(served: Served, operator_headers: dict[str, str]) -> Iterator[httpx.Client]:
+    """A client of the served app, calling as an operator."""
+    with httpx.Client(base_url=served.url, timeout=30, headers=operator_headers) as client:
+        yield client
 
 
 @pytest.fixture(scope="module")

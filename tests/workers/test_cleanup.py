@@ -2,7 +2,8 @@
 
 A real worker process runs the jobs, against moto_server buckets: the source comes from an
 ingest bucket, so the worker keeps a copy under `VOD_WORK_DIR/<job>/source/`, and the origin
-is on S3, so encoded parts are shared under `s3://<origin>/work/<job>/encode/`.
+is on S3, so encoded parts are shared in its private work bucket, `s3://<origin>-work/<job>/`.
+A step that is being retried keeps its parts; they go only once the job has failed for good.
 """
 
 from __future__ import annotations
@@ -29,16 +30,16 @@ def buckets(s3_endpoint: str) -> dict[str, Any]:
 
     tag = uuid.uuid4().hex[:8]
     client = s3_client(s3_endpoint)
-    names = {"ingest": f"ingest-{tag}", "origin": f"origin-{tag}"}
+    names = {"ingest": f"ingest-{tag}", "origin": f"origin-{tag}", "work": f"origin-{tag}-work"}
     for name in names.values():
-        ensure_bucket(name, client=client)
+        ensure_bucket(name, client=client, public_read=name == names["origin"])
     return {**names, "client": client}
 
 
 def _work_keys(buckets: dict[str, Any], job_id: str) -> list[str]:
     from pipeline.storage.s3_publish import list_keys
 
-    return sorted(list_keys(buckets["client"], buckets["origin"], f"work/{job_id}/"))
+    return sorted(list_keys(buckets["client"], buckets["work"], f"{job_id}/"))
 
 
 def _run_failing(spec: Any, buckets: dict[str, Any]) -> Any:
@@ -89,9 +90,49 @@ def test_a_job_failing_after_encode_leaves_no_encodes(
     assert job.stages["package"].state == "failed", job.error  # the encodes had finished
     shared = [r["urls"] for r in completed_steps(spec.job_id, "encode:").values()]
     assert shared and all(shared)  # they went through the shared S3 work area ...
+    assert all(u.startswith(f"s3://{buckets['work']}/") for r in shared for u in r.values())
     assert _work_keys(buckets, spec.job_id) == []  # ... and are gone from it
     assert not (work_root() / spec.job_id).exists()
-    assert not [k for k in _keys(buckets, "origin") if k.startswith("titles/")]
+    assert _keys(buckets, "origin") == []  # clear parts never went near the public origin
+
+
+@pytest.mark.slow
+def test_a_retried_step_keeps_its_parts_until_the_job_fails_for_good(
+    workers: WorkerPool, buckets: dict[str, Any], media_factory: MediaFactory
+) -> None:
+    """The key server is down: the package step is retried (VOD_MAX_RETRIES=1) on the parts
+    the encodes shared, which stay while it retries, and go once its last attempt failed."""
+    from pipeline.storage.s3 import upload_file
+    from pipeline.workflow.protection import DrmOptions
+    from tests.support.s3_server import free_port
+    from workers.canvas import submit
+    from workers.idempotency import work_root
+    from workers.jobs import get_job
+
+    workers.env["VOD_MAX_RETRIES"] = "1"
+    workers.start("retrier")
+    source = f"s3://{buckets['ingest']}/in/short.mp4"
+    upload_file(media_factory("short"), source)
+    down = DrmOptions(systems="clearkey", key_server=f"http://127.0.0.1:{free_port()}/speke")
+    spec = make_job_spec(source, f"s3://{buckets['origin']}/titles", drm=down)
+    assert submit(spec) == "queued"
+    while_retrying: list[str] = []
+    deadline = time.monotonic() + 120
+    while (job := get_job(spec.job_id)) is None or job.state not in ("done", "failed"):
+        assert time.monotonic() < deadline, job
+        if not while_retrying and job.stages["package"].attempts >= 2:  # the retry runs
+            keys = _work_keys(buckets, spec.job_id)
+            if get_job(spec.job_id).state == "running":  # still, after the listing
+                while_retrying = keys or ["<none>"]
+        time.sleep(0.05)
+    assert job.state == "failed" and job.stages["package"].attempts == 2, job
+    assert "no answer" in job.error, job.error  # the retry got as far as the key server
+    assert while_retrying and all(k.startswith(f"{spec.job_id}/encode/") for k in while_retrying)
+    deadline = time.monotonic() + 10
+    while (work_root() / spec.job_id).exists() or _work_keys(buckets, spec.job_id):
+        assert time.monotonic() < deadline, _work_keys(buckets, spec.job_id)
+        time.sleep(0.1)
+    assert _keys(buckets, "origin") == []
 
 
 def _keys(buckets: dict[str, Any], which: str) -> list[str]:

@@ -64,6 +64,7 @@ def published(
     client = s3_client(s3_endpoint)
     ensure_bucket(ingest, client=client)
     ensure_bucket(origin, public_read=True, client=client)
+    ensure_bucket(f"{origin}-work", cors=False, client=client)  # the default private work area
     source = media_factory("short")
     client.upload_file(str(source), ingest, "drop/short.mp4")
     sidecar = {"title_id": TITLE, "device_classes": ["mobile"]}
@@ -112,6 +113,10 @@ def test_dropped_file_becomes_a_title_and_is_archived(published: dict) -> None:
     from workers.jobs import client as redis_client
 
     assert not redis_client().hexists(pending_key(ingest), published["job_id"])
+    # The encoded parts went through the private work bucket, which the finished job emptied;
+    # the public origin only ever held the published title.
+    assert _keys(client, f"{origin}-work") == []
+    assert all(k.startswith(f"titles/{TITLE}/") for k in _keys(client, origin))
 
 
 @pytest.mark.slow
@@ -147,6 +152,7 @@ def test_corrupt_file_is_quarantined_with_its_reason(
     client = s3_client(s3_endpoint)
     ensure_bucket(ingest, client=client)
     ensure_bucket(origin, client=client)
+    ensure_bucket(f"{origin}-work", cors=False, client=client)
     bad = media_factory("truncated")
     client.upload_file(str(bad), ingest, "bad.mp4")
     workers.start("judge")

@@ -100,6 +100,7 @@ def test_eager_job_from_and_to_s3(
     ingest, origin = f"ingest-{uuid.uuid4().hex[:8]}", f"origin-{uuid.uuid4().hex[:8]}"
     ensure_bucket(ingest)
     ensure_bucket(origin, public_read=True)
+    ensure_bucket(f"{origin}-work", cors=False)  # the default private work area
     upload_file(media_factory("short"), f"s3://{ingest}/in/short.mp4")
     vtt = tmp_path / "short.en.vtt"
     vtt.write_text("WEBVTT\n\n00:00:00.500 --> 00:00:02.000\nHello\n", encoding="utf-8")
@@ -117,9 +118,10 @@ def test_eager_job_from_and_to_s3(
     keys = list_keys(s3_client(), origin, "")
     assert f"{base}/master.m3u8" in keys and f"{base}/manifest.mpd" in keys
     assert f"{base}/subs/en.vtt" in keys
-    shared = completed(spec.job_id, "encode:v360p365")["urls"]  # parts went via S3 work/...
-    assert shared == {"v360p365": f"s3://{origin}/work/{spec.job_id}/encode/v360p365.mp4"}
-    assert not [k for k in keys if k.startswith("work/")]  # ... and were cleaned up
+    shared = completed(spec.job_id, "encode:v360p365")["urls"]  # parts went via S3 ...
+    assert shared == {"v360p365": f"s3://{origin}-work/{spec.job_id}/encode/v360p365.mp4"}
+    assert list_keys(s3_client(), f"{origin}-work", "") == set()  # ... and were cleaned up
+    assert keys == {k for k in keys if k.startswith(f"{base}/")}  # the origin: the title only
     assert validate(public_url(s3_endpoint, origin, f"{base}/master.m3u8")).ok
 
 

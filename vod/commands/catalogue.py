@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -158,9 +159,9 @@ def list_cmd(ctx: click.Context, territory: str, at: str | None, limit: int, as_
     help="playback.yaml: CDN origins (Akamai/CloudFront), secrets, Redis, key store.",
 )
 @click.option(
-    "--token-secret",
-    envvar="VOD_TOKEN_SECRET",
-    help="Without a config file: the CDN token secret (the one `vod serve` checks).",
+    "--no-auth",
+    is_flag=True,
+    help="Serve without bearer tokens, every caller an operator: loopback only, for trials.",
 )
 @click.option(
     "--origin-url",
@@ -186,24 +187,29 @@ def serve_cmd(
     host: str,
     port: int,
     playback_config: Path | None,
-    token_secret: str | None,
+    no_auth: bool,
     origin_url: str | None,
     key_store: Path | None,
     redis_url: str | None,
 ) -> None:
     """Serve the API: catalogue, subscriber activation (TMF), playback sessions, licence proxy,
-    CMCD/QoE and the console (OpenAPI at /openapi.json, docs at /docs, console at /console)."""
+    CMCD/QoE and the console (OpenAPI at /openapi.json, docs at /docs, console at /console).
+
+    Every route but /health and the OpenAPI document needs a bearer token verified against
+    VOD_AUTH_JWKS (`vod auth init` makes a development one); without it the API refuses to start
+    unless --no-auth is given. The CDN token secret comes from VOD_TOKEN_SECRET or the playback
+    config file, never from the command line."""
     import os
 
     import uvicorn
 
+    from api import access_log
     from api.app import create_app
     from core.settings import settings
     from playback.config import PlaybackConfig
 
     env = dict(os.environ)
-    for name, value in (("VOD_PLAYBACK_CONFIG", playback_config),
-                        ("VOD_TOKEN_SECRET", token_secret), ("VOD_ORIGIN_URL", origin_url),
+    for name, value in (("VOD_PLAYBACK_CONFIG", playback_config), ("VOD_ORIGIN_URL", origin_url),
                         ("VOD_KEY_STORE", key_store),
                         ("VOD_PLAYBACK_REDIS_URL", redis_url)):  # fmt: skip
         if value:
@@ -212,9 +218,33 @@ def serve_cmd(
     config = None  # none asked for: create_app says playback is off, and why
     if wanted.playback_config or wanted.token_secret:
         config = PlaybackConfig.load(env)  # a ConfigError names the setting: one line, exit 1
+    auth = _auth_mode(no_auth, host)
     with database_errors(_url(ctx)):
-        app = create_app(_url(ctx), playback=config)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+        app = create_app(_url(ctx), playback=config, auth=auth)
+    # Access logs through the credential-redacting filter (`auth=`, `hdnts=`, bearer tokens).
+    uvicorn.run(app, host=host, port=port, log_level="info", log_config=access_log.log_config())
+
+
+def _auth_mode(no_auth: bool, host: str) -> Any:
+    """NO_AUTH for `--no-auth` on a loopback host, else the JWKS verifier (ConfigError when
+    VOD_AUTH_JWKS is unset, naming it)."""
+    from api.auth import NO_AUTH
+    from auth.verify import TokenVerifier, is_loopback
+
+    if no_auth:
+        if not is_loopback(host):
+            raise click.UsageError(f"--no-auth serves on loopback only, not on {host}")
+        click.echo("WARNING: --no-auth: every caller is an operator (loopback only)", err=True)
+        return NO_AUTH
+    verifier = TokenVerifier.from_settings()
+    if verifier is None:
+        raise ConfigError(
+            "VOD_AUTH_JWKS",
+            "the API needs bearer-token verification: export VOD_AUTH_JWKS=$(vod auth init "
+            "--print-jwks-path) for the development issuer, or point it at your identity "
+            "provider's JWKS; --no-auth serves a loopback-only trial",
+        )
+    return verifier
 
 
 if __name__ == "__main__":
