@@ -6,12 +6,16 @@ re-fetched when a token names a key it has not seen). The checks are the profile
 asymmetric algorithm from a pinned list (never `none` or HMAC, so a public key can never be
 used as a shared secret), the `typ` header, `iss`, `aud`, `exp`/`nbf`/`iat` with a small leeway,
 and a subject. Every refusal is `Unauthenticated` naming what was wrong and never the token.
+
+A verified token is remembered for up to a minute (never past its `exp`), so a client that sends
+the same token on every request pays for the signature check once (`bench/bearer.py`).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import threading
+import time
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
@@ -26,6 +30,8 @@ from core.settings import Settings, settings
 
 ALGORITHMS = ("ES256", "ES384", "RS256", "RS384", "RS512", "PS256", "PS384", "EdDSA")
 MAX_TOKEN_CHARS = 8192
+CACHE_SECONDS = 60
+CACHE_SIZE = 4096
 SETTING = "VOD_AUTH_JWKS"
 
 
@@ -128,6 +134,8 @@ class TokenVerifier:
         self.keys = key_source(jwks)
         self.issuer, self.audience, self.leeway = issuer, audience, leeway
         self.token_types = {t.strip().lower() for t in token_types if t.strip()}
+        self._verified: dict[str, tuple[Principal, float]] = {}
+        self._cache_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, s: Settings | None = None) -> TokenVerifier | None:
@@ -148,6 +156,25 @@ class TokenVerifier:
         JWKS cannot be fetched) otherwise."""
         if len(token) > MAX_TOKEN_CHARS:
             raise invalid("too long")
+        now = time.time()
+        hit = self._verified.get(token)
+        if hit is not None and now < hit[1]:
+            return hit[0]
+        principal, expires = self._verify(token)
+        self._remember(token, principal, min(expires, now + CACHE_SECONDS))
+        return principal
+
+    def _remember(self, token: str, principal: Principal, until: float) -> None:
+        with self._cache_lock:
+            if len(self._verified) >= CACHE_SIZE:
+                now = time.time()
+                self._verified = {t: v for t, v in self._verified.items() if v[1] > now}
+                if len(self._verified) >= CACHE_SIZE:
+                    self._verified.clear()
+            self._verified[token] = (principal, until)
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
+        """The principal and the token's expiry, checked in full."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.DecodeError:
@@ -188,8 +215,9 @@ class TokenVerifier:
         if not isinstance(subject, str) or not subject or len(subject) > 100:
             raise invalid("bad subject")
         client = claims.get("client_id") or claims.get("azp")
-        return Principal(
+        principal = Principal(
             subject=subject,
             roles=roles_from_claims(claims),
             client_id=client if isinstance(client, str) else None,
         )
+        return principal, float(claims["exp"])

@@ -120,13 +120,17 @@ def http_phase(proc: subprocess.Popen, *args: Any, **kw: Any) -> tuple[dict[str,
     return out, bodies
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def start_server(
     factory: str, env: Mapping[str, str], workers: int = 1
 ) -> tuple[subprocess.Popen, str]:
-    """uvicorn `--factory` app on a free loopback port, once /openapi.json answers."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    """uvicorn `--factory` app on a free loopback port, once /health answers."""
+    port = free_port()
     full_env = {**os.environ, **_issuer(), **env, "PYTHONPATH": str(ROOT)}
     cmd = [
         sys.executable,
@@ -145,13 +149,17 @@ def start_server(
         "--no-access-log",
     ]
     proc = subprocess.Popen(cmd, env=full_env, cwd=ROOT)
-    base = f"http://127.0.0.1:{port}"
+    return proc, wait_healthy(proc, f"http://127.0.0.1:{port}")
+
+
+def wait_healthy(proc: subprocess.Popen, base: str) -> str:
+    """`base` once its /health answers; the process is stopped if it never does."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                return proc, base
+                return base
         except httpx.HTTPError:
             time.sleep(0.2)
     proc.terminate()
-    raise RuntimeError("uvicorn did not start")
+    raise RuntimeError("the API did not start")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from tests.support.common import ROOT, MediaFactory, run_vod
 from tests.support.markers import markers_for
@@ -16,6 +17,7 @@ from tests.support.markers import markers_for
 # Shared fixtures live in tests/support; registering them here makes them visible to every test
 # module without importing fixture names (which shadow the fixture arguments).
 pytest_plugins = [
+    "tests.support.requirements",
     "tests.support.auth",
     "tests.support.postgres",
     "tests.support.player_harness",
@@ -25,6 +27,11 @@ pytest_plugins = [
     "tests.support.playback_env",
     "tests.support.workers",
 ]
+
+# Property tests check outcomes, not speed: no per-example deadline on these noisy machines
+# (timing lives in bench/).
+hypothesis_settings.register_profile("vod", deadline=None)
+hypothesis_settings.load_profile("vod")
 
 if str(ROOT) not in sys.path:  # `fixtures` is a repo folder, not an installed package
     sys.path.insert(0, str(ROOT))
@@ -97,8 +104,9 @@ def sample_title(tmp_path_factory: pytest.TempPathFactory, sample_mov: Path) -> 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects: the implied markers must count
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test that opens Chromium `browser` and every test that reaches Redis,
-    PostgreSQL, moto_server or Celery workers `services`, from the fixtures it uses."""
+    """Mark every test that opens Chromium `browser`, every test that reaches Redis,
+    PostgreSQL, moto_server or Celery workers `services`, and every test built on a real ingest
+    `slow`, from the fixtures it uses (tests/support/markers.py)."""
     for item in items:
         callspec = getattr(item, "callspec", None)
         params = callspec.params if callspec is not None else {}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 import types
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -31,6 +32,7 @@ from catalogue.model import (
     RowError,
     Title,
 )
+from tests.support.postgres import admin_sql
 from tests.support.schema_fuzz import fuzz_operation
 from tests.support.subscriber_db import running
 from vod.commands.catalogue import catalogue
@@ -76,11 +78,26 @@ def summary(title_id: str) -> dict:
     }
 
 
-@pytest.fixture(scope="module")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A SQLite catalogue: t1 (SVOD basic GB/US + TVOD UHD GB, packaged), t2 (GB, unpackaged),
-    jp1 (opens at midnight JST on 2025-06-01)."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('api') / 'catalogue.db'}"
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A catalogue on each backend (SQLite file, PostgreSQL database of its own): t1 (SVOD
+    basic GB/US + TVOD UHD GB, packaged), t2 (GB, unpackaged), jp1 (opens at midnight JST on
+    2025-06-01)."""
+    if request.param == "sqlite":
+        yield _seed(f"sqlite:///{tmp_path_factory.mktemp('api') / 'catalogue.db'}")
+        return
+    admin = request.getfixturevalue("pg_admin_url")
+    name = f"vod_api_{uuid.uuid4().hex[:12]}"
+    admin_sql(admin, f'CREATE DATABASE "{name}"')
+    try:
+        yield _seed(admin.rsplit("/", 1)[0] + f"/{name}")
+    finally:
+        admin_sql(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _seed(url: str) -> str:
     engine = db.setup(url)
     windows = [
         win("t1", "GB", price=PriceTerms(tier="basic")),
@@ -371,3 +388,50 @@ def test_prices_show_the_currencys_minor_unit_whatever_the_database_returns() ->
 
     assert offer("4.4900", "GBP").model_dump(mode="json")["srp"] == "4.49"
     assert offer("500.0000", "JPY").model_dump(mode="json")["srp"] == "500"
+
+
+# -- worldwide rights through the API, on both databases ------------------------------------
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def ww_client(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    operator_headers: dict[str, str],
+) -> Iterator[TestClient]:
+    """A catalogue holding one title, `ww1`, licensed only in `WW` (DE excluded), packaged."""
+    if request.param == "sqlite":
+        url, admin = f"sqlite:///{tmp_path_factory.mktemp('ww') / 'catalogue.db'}", None
+    else:
+        admin = request.getfixturevalue("pg_admin_url")
+        name = f"vod_ww_{uuid.uuid4().hex[:12]}"
+        admin_sql(admin, f'CREATE DATABASE "{name}"')
+        url = admin.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        engine = db.setup(url)
+        ww = win("ww1", "WW", end=None, territories_excluded=["DE"], price=PriceTerms(tier="basic"))
+        with db.session_scope(engine) as s:
+            store.import_windows(s, [ww])
+            store.record_presentation(s, "ww1", summary("ww1"), "https://cdn.example/vod")
+        engine.dispose()
+        with TestClient(create_app(url, routers=CATALOGUE_ONLY), headers=operator_headers) as c:
+            yield c
+    finally:
+        if admin is not None:
+            admin_sql(admin, f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+def test_worldwide_title_is_browsable_and_entitled_in_a_country(ww_client: TestClient) -> None:
+    page = ww_client.get("/catalogue", params={"territory": "GB", "at": AT}).json()
+    assert [i["title_id"] for i in page["items"]] == ["ww1"]
+    detail = ww_client.get("/titles/ww1", params={"territory": "GB", "at": AT})
+    assert detail.status_code == 200 and detail.json()["available"] is True
+    assert [w["territory"] for w in detail.json()["windows"]] == ["WW"]
+    r = ww_client.post("/entitlements", json=body(title_id="ww1"))
+    assert r.status_code == 200
+    d = r.json()
+    assert d["allowed"] is True and d["license_type"] == "SVOD", d
+    assert d["renditions"] == ["v360", "v576", "v720", "v1080", "a-en"]
+    assert d["manifests"]["hls"] == "https://cdn.example/vod/ww1/master.m3u8"
+    excluded = ww_client.post("/entitlements", json=body(title_id="ww1", territory="DE")).json()
+    assert excluded["allowed"] is False and excluded["reason"] == "no_rights_in_territory"

@@ -13,11 +13,12 @@ import pytest
 
 from subscriber.steps import STEPS
 from tests.support.player_harness import CHROMIUM
+from tests.support.requirements import requires
 from tests.support.subscriber_db import Served
 
 ORDERS = "/tmf-api/productOrderingManagement/v4/productOrder"
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} missing")
+pytestmark = requires(Path(CHROMIUM).exists(), CHROMIUM, "run scripts/setup.sh")
 
 
 @pytest.fixture(scope="module")

@@ -20,10 +20,11 @@ from tests.support.playback_env import (  # noqa: F401
     start_env,
 )
 from tests.support.player_harness import CHROMIUM
+from tests.support.requirements import requires
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} missing"),
+    requires(Path(CHROMIUM).exists(), CHROMIUM, "run scripts/setup.sh"),
 ]
 KPIS = [
     "video_start_time_ms",

@@ -13,13 +13,16 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import jwt
 import pytest
+from click.testing import CliRunner
 
 from tests.support.common import VOD, run_vod
 from tests.support.subscriber_db import SAMPLE
+from vod.cli import main
 
 
 def _env(**over: str) -> dict[str, str]:
@@ -27,27 +30,34 @@ def _env(**over: str) -> dict[str, str]:
     return {**env, **over}
 
 
+def vod(*args: str, **env: str) -> SimpleNamespace:
+    """`vod ARGS` in-process (click's runner: the same command, no interpreter start-up), with
+    only the VOD_* variables given."""
+    clean: dict[str, str | None] = {k: None for k in os.environ if k.startswith("VOD_")}
+    result = CliRunner().invoke(main, list(args), env={**clean, **env})
+    return SimpleNamespace(returncode=result.exit_code, stdout=result.stdout, stderr=result.stderr)
+
+
 def test_init_writes_a_private_key_and_a_jwks(tmp_path: Path) -> None:
     keys = tmp_path / "keys"
-    made = run_vod("auth", "init", "--dir", str(keys), env=_env())
+    made = vod("auth", "init", "--dir", str(keys))
     assert made.returncode == 0, made.stderr
     assert stat.S_IMODE((keys / "private.pem").stat().st_mode) == 0o600
     assert f"VOD_AUTH_JWKS={keys / 'jwks.json'}" in made.stdout
-    again = run_vod("auth", "init", "--dir", str(keys), env=_env())  # keeps the key
+    again = vod("auth", "init", "--dir", str(keys))  # keeps the key
     assert again.returncode == 0 and "kept" in again.stdout
     pem = (keys / "private.pem").read_bytes()
-    replaced = run_vod("auth", "init", "--dir", str(keys), "--force", env=_env())
+    replaced = vod("auth", "init", "--dir", str(keys), "--force")
     assert replaced.returncode == 0 and (keys / "private.pem").read_bytes() != pem
-    home = _env(VOD_AUTH_DIR=str(tmp_path / "d"))
-    default = run_vod("auth", "init", "--print-jwks-path", env=home)
+    default = vod("auth", "init", "--print-jwks-path", VOD_AUTH_DIR=str(tmp_path / "d"))
     assert default.stdout.strip() == str(tmp_path / "d" / "jwks.json")
 
 
 def test_token_claims_follow_rfc_9068(tmp_path: Path) -> None:
-    env = _env(VOD_AUTH_DIR=str(tmp_path), VOD_AUTH_ISSUER="https://idp.test")
-    assert run_vod("auth", "init", env=env).returncode == 0
-    out = run_vod("auth", "token", "--role", "subscriber", "--customer", "c-42", "--ttl", "120",
-                  env=env)  # fmt: skip
+    env = {"VOD_AUTH_DIR": str(tmp_path), "VOD_AUTH_ISSUER": "https://idp.test"}
+    assert vod("auth", "init", **env).returncode == 0
+    out = vod("auth", "token", "--role", "subscriber", "--customer", "c-42", "--ttl", "120",
+              **env)  # fmt: skip
     assert out.returncode == 0, out.stderr
     token = out.stdout.strip()
     header = jwt.get_unverified_header(token)
@@ -56,13 +66,12 @@ def test_token_claims_follow_rfc_9068(tmp_path: Path) -> None:
     assert claims["iss"] == "https://idp.test" and claims["aud"] == "vod-api"
     assert claims["sub"] == "c-42" and claims["roles"] == ["subscriber"]
     assert claims["exp"] - claims["iat"] == 120 and claims["jti"] and claims["client_id"]
-    missing = run_vod("auth", "token", "--role", "subscriber", env=env)
+    missing = vod("auth", "token", "--role", "subscriber", **env)
     assert missing.returncode == 1 and "--customer" in missing.stderr
     assert "Traceback" not in missing.stderr
-    absurd = run_vod("auth", "token", "--role", "operator", "--ttl", "99999999", env=env)
+    absurd = vod("auth", "token", "--role", "operator", "--ttl", "99999999", **env)
     assert absurd.returncode == 2 and "ttl" in absurd.stderr.lower()
-    nowhere = _env(VOD_AUTH_DIR=str(tmp_path / "x"))
-    no_key = run_vod("auth", "token", "--role", "operator", env=nowhere)
+    no_key = vod("auth", "token", "--role", "operator", VOD_AUTH_DIR=str(tmp_path / "x"))
     assert no_key.returncode == 1 and "vod auth init" in no_key.stderr
 
 
@@ -72,6 +81,7 @@ def _port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow  # starts `vod catalogue serve` processes
 def test_serve_refuses_to_start_without_auth(tmp_path: Path) -> None:
     env = _env(VOD_DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}")
     proc = run_vod("catalogue", "serve", "--port", str(_port()), env=env, timeout=60)
@@ -115,6 +125,7 @@ def api(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
         server.wait(10)
 
 
+@pytest.mark.slow  # a real API process and seven `vod` processes
 def test_cli_commands_carry_the_token(api: tuple[str, dict[str, str]]) -> None:
     base, env = api
     activate = ["activate", "--customer", "ann", "--territory", "GB", "--api", base]

@@ -49,12 +49,14 @@ def _token(folder: Path, **kw: object) -> str:
 def test_a_rotated_jwks_file_is_read_again(tmp_path: Path) -> None:
     jwks = dev_issuer.init(tmp_path / "k")
     verifier = _verifier(jwks)
-    old = _token(tmp_path / "k")
-    assert verifier.verify(old).customer == "c1"
+    seen, unseen = _token(tmp_path / "k"), _token(tmp_path / "k")  # same key, other jti
+    assert verifier.verify(seen).customer == "c1"
     dev_issuer.init(tmp_path / "k", force=True)
     os.utime(jwks, ns=(time.time_ns() + 10**9,) * 2)  # a new mtime even on coarse clocks
     with pytest.raises(Unauthenticated, match="unknown signing key"):
-        verifier.verify(old)
+        verifier.verify(unseen)
+    # A token verified before is remembered for at most a minute (never past its exp).
+    assert verifier.verify(seen).customer == "c1"
     assert verifier.verify(_token(tmp_path / "k")).subject == "c1"
 
 
@@ -83,3 +85,13 @@ def test_absurd_and_missing_inputs(tmp_path: Path) -> None:
         _verifier(tmp_path / "bad.json")
     with pytest.raises(ConfigError, match="https"):
         _verifier(Path("ftp://idp.example/jwks.json"))
+
+
+def test_remembered_tokens_still_expire(tmp_path: Path) -> None:
+    jwks = dev_issuer.init(tmp_path)
+    verifier = _verifier(jwks, leeway=0)
+    token = _token(tmp_path, ttl=1)
+    assert verifier.verify(token).subject == "c1"
+    time.sleep(2.1)
+    with pytest.raises(Unauthenticated, match="expired"):
+        verifier.verify(token)

@@ -365,6 +365,26 @@ def test_store_feeds_the_decision(engine: Engine) -> None:
     assert d.manifests["hls"] == "https://cdn/t1/master.m3u8"
 
 
+def test_worldwide_window_enters_the_decision_for_a_country(engine: Engine) -> None:
+    """A title licensed only in `WW` plays in GB: the store must expand GB to its regions."""
+    write(engine, [win("ww", "WW", LicenseType.AVOD, end=None, territories_excluded=["DE"])])
+    with db.session_scope(engine) as s:
+        store.record_presentation(s, "ww", summary("ww"), "https://cdn")
+    device = Device(device_class=DeviceClass.TV, registered=True,
+                    security_level=SecurityLevel.WIDEVINE_L3)  # fmt: skip
+    with db.session_factory(engine)() as s:
+        assert [e.title_id for e in store.browse(s, "GB", T0)] == ["ww"]
+        gb, de = store.entitlement_inputs(s, "ww", "GB"), store.entitlement_inputs(s, "ww", "DE")
+    assert gb is not None and de is not None
+    assert [(w.territory, w.license_type) for w in gb[0]] == [("WW", LicenseType.AVOD)]
+    ok = decide(EntitlementRequest(title_id="ww", territory="GB", tier=None, device=device),
+                gb[0], [], gb[1], T0)  # fmt: skip
+    assert ok.allowed and ok.license_type == LicenseType.AVOD and ok.renditions == ["v360", "a-en"]
+    no = decide(EntitlementRequest(title_id="ww", territory="DE", tier=None, device=device),
+                de[0], [], de[1], T0)  # fmt: skip
+    assert not no.allowed and no.reason == "no_rights_in_territory"
+
+
 # -- language versions: dub and sub rows are separate licences (issue 13) -----------------
 
 LICENCE_COLUMNS = ("ALID", "Territory", "LicenseType", "FormatProfile", "HDR", "Start")

@@ -152,7 +152,9 @@ def _compose_plugin() -> str | None:
 def test_docker_compose_config(tmp_path: Path) -> None:
     reason = _compose_plugin()
     if reason:
-        pytest.skip(reason)
+        # Allowed to skip even under CI=true: CI machines have no Docker engine or compose
+        # plugin; the structural checks in this module still run everywhere.
+        pytest.skip(f"docker compose config not run: {reason} (CI machines have no Docker)")
     proc = subprocess.run(
         ["docker", "compose", "-f", str(COMPOSE), "config", "--quiet"],
         capture_output=True,

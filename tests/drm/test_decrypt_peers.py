@@ -14,7 +14,7 @@ from drm.encryption.cipher import decrypt_sample
 from drm.encryption.sample import SampleAuxInfo, parse_senc
 from pipeline.mp4.base import Box, parse_box, parse_boxes
 from pipeline.mp4.codecs import sample_entry
-from tests.support.cenc_clips import AUDIO_CLIPS, VIDEO_CLIPS
+from tests.support.cenc_clips import AUDIO_CLIPS, VIDEO_CLIPS, nal_context, read_samples
 from tests.support.cenc_tracks import (
     KEY,
     KID,
@@ -31,17 +31,52 @@ from tests.support.cenc_tracks import (
     segments,
     tenc_of,
 )
+from tests.support.nal_units import slice_count
 
-DECRYPT_KINDS = ("h264_cabac", "h264_baseline", "hevc")  # FFmpeg/Shaka decryption round trips
+# FFmpeg/Shaka decryption round trips; the *_slices clips have several slices per picture, so
+# a sample has several subsamples and cbcs must restart CBC at the constant IV in each one.
+MULTI_SLICE = {"h264_cabac_slices": 4, "h264_cavlc_slices": 4, "hevc_slices": 3}  # per picture
+DECRYPT_KINDS = ("h264_cabac", "h264_baseline", "hevc", *MULTI_SLICE)
 # 14 s clips: 25 fps video; AAC frames of 1024 samples, (E-)AC-3 of 1536, at 48 kHz.
 MIN_SAMPLES = {
     "h264_cabac": 340,
     "h264_baseline": 340,
     "hevc": 340,
+    "h264_cabac_slices": 340,
+    "h264_cavlc_slices": 340,
+    "hevc_slices": 340,
     "aac": 650,
     "eac3": 430,
     "ac3": 430,
 }
+
+
+# --- multi-slice clips -----------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("kind", sorted(MULTI_SLICE))
+def test_multi_slice_clips_give_one_protected_subsample_per_slice(
+    kind: str, scheme: str, packaged: Packager
+) -> None:
+    """The decryption tests below only exercise the per-subsample IV rules (cbcs restarts CBC
+    at the constant IV in every subsample, cenc carries the CTR stream on) if the pictures
+    really have several slices, and each slice becomes a subsample with protected bytes."""
+    src, _, enc_dir = packaged(kind, scheme)
+    ctx = nal_context(src)
+    counts = [slice_count(sample, ctx) for sample in read_samples(src)]
+    assert len(counts) >= MIN_SAMPLES[kind]
+    assert set(counts) == {MULTI_SLICE[kind]}
+    iv_size = tenc_of((enc_dir / "init.mp4").read_bytes()).default_per_sample_iv_size
+    protected = [
+        sum(1 for _, n in info.subsamples if n)
+        for seg in segments(enc_dir)
+        for frag in fragments(seg.read_bytes())
+        for _, info in fragment_samples(frag, iv_size)
+    ]
+    assert len(protected) == len(counts)
+    # a tiny B slice may have under one block of data; most pictures have one range per slice
+    assert max(protected) == MULTI_SLICE[kind]
+    assert sum(p == MULTI_SLICE[kind] for p in protected) >= 0.9 * len(protected)
 
 
 # --- independent decryption -----------------------------------------------------------------

@@ -124,7 +124,7 @@ def test_labels_by_height():
         assert label_for_height(height) == label
         assert label_for("video", height) == label
     assert label_for("audio") == "AUDIO"
-    with pytest.raises(DrmError):
+    with pytest.raises(DrmError, match="video height must be positive, got 0$"):
         label_for_height(0)
     with pytest.raises(DrmError, match="not encrypted"):
         label_for("text")

@@ -29,6 +29,7 @@ from tests.support.drm_vectors import (
     expected_checksum,
     hand_pssh,
 )
+from tests.support.requirements import require
 
 # --- ClearKey -------------------------------------------------------------------------------
 
@@ -223,8 +224,8 @@ def test_same_signalling_as_shaka_packager(tmp_path: Path, scheme: str):
     import shutil
     import subprocess
 
-    if not PACKAGER.is_file() or shutil.which("ffmpeg") is None:
-        pytest.skip("needs ffmpeg and the shaka-packager npm package (scripts/setup.sh)")
+    require(PACKAGER.is_file(), "Shaka Packager", "run scripts/setup.sh (npm shaka-packager)")
+    require(shutil.which("ffmpeg"), "FFmpeg", "run scripts/setup.sh (apt package ffmpeg)")
     kid, key = bytes.fromhex("00112233445566778899aabbccddeeff"), bytes(range(16))
     src = tmp_path / "a.mp4"
     subprocess.run(

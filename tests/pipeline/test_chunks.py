@@ -99,10 +99,19 @@ def test_boundaries_are_gop_and_segment_multiples() -> None:
     assert [c.start for c in plan_chunks(60.06, 2.002, 6.006, 19)] == [0, 18.018, 36.036, 54.054]
 
 
-@pytest.mark.parametrize("args", [(0, 2, 6, 18), (60, 0, 6, 18), (60, 2, -6, 18), (60, 2, 6, 0)])
-def test_plan_chunks_refuses_non_positive_inputs(args: tuple) -> None:
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        ((0, 2, 6, 18), "duration must be positive: 0"),
+        ((60, 0, 6, 18), "gop_seconds must be positive: 0"),
+        ((60, 2, -6, 18), "segment_seconds must be positive: -6"),
+        ((60, 2, 6, 0), "chunk_seconds must be positive: 0"),
+    ],
+)
+def test_plan_chunks_refuses_non_positive_inputs(args: tuple, reason: str) -> None:
+    with pytest.raises(ValueError) as err:
         plan_chunks(*args)
+    assert str(err.value) == reason
 
 
 def test_chunk_travels_as_json() -> None:
@@ -373,9 +382,12 @@ def test_join_refuses_chunks_that_do_not_fit(long_titles: dict, tmp_path: Path) 
 
 
 def test_failed_chunk_leaves_no_files(tmp_path: Path) -> None:
-    plan = chunk_plan(tmp_path / "missing.mp4", 60, [video_rung("v180", 320, 180, 250)])
-    with pytest.raises(TranscodeError):
+    source = tmp_path / "missing.mp4"
+    plan = chunk_plan(source, 60, [video_rung("v180", 320, 180, 250)])
+    with pytest.raises(TranscodeError) as err:
         encode_chunk(plan, Chunk(index=0, start=0, end=18), tmp_path / "out")
+    assert (err.value.stage, err.value.path) == ("transcode", str(source))
+    assert err.value.cause == f"ffmpeg exited with code 1: {source}: No such file or directory"
     assert not list((tmp_path / "out").iterdir())
 
 

@@ -403,8 +403,9 @@ def test_iso_duration(secs, text):
 
 
 def test_iso_duration_refuses_negative():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError) as err:
         iso_duration(-1)
+    assert str(err.value) == "duration must be a finite non-negative number, got -1"
 
 
 # --- properties -----------------------------------------------------------------------------

@@ -150,6 +150,48 @@ def test_variant_attributes(pres, out):
     assert re.search(r"FRAME-RATE=29\.970[,\n]", out["master.m3u8"])
 
 
+def _audio_rated(tid: str, codecs: str, lang: str, channels: int, peak: int, avg: int) -> Track:
+    """An audio rendition with declared (peak, average) bitrates, independent of each other."""
+    frame = 1536 if codecs == "ec-3" else 1024
+    bounds = audio_bounds(VIDEO_BOUNDS, VIDEO_TS, frame)
+    segs = segments(tid, bounds, lambda n, ticks: _bytes(avg // 1000, ticks, AUDIO_RATE))
+    return audio_track(
+        tid, codecs, lang, channels, segs, bandwidth=peak, average_bandwidth=avg, name=tid
+    )
+
+
+def test_variant_bandwidth_counts_the_heaviest_audio_rendition():
+    """RFC 8216bis 4.4.6.2: BANDWIDTH / AVERAGE-BANDWIDTH cover the video plus the heaviest
+    rendition of its AUDIO group, per attribute. The heaviest rendition is neither the first
+    nor the last of its group, and in "aac" the peak-heaviest is not the average-heaviest."""
+    pres = Presentation(
+        title_id="uneven",
+        duration=FRAMES * 1001 / VIDEO_TS,
+        tracks=[
+            _video("v360", 640, 360, "avc1.64001e", 800),  # 880000 / 800000
+            _video("v720", 1280, 720, "avc1.64001f", 3000),  # 3300000 / 3000000
+            _audio_rated("a_en", "mp4a.40.2", "en", 2, 70_000, 64_000),
+            _audio_rated("a_de", "mp4a.40.2", "de", 2, 210_000, 128_000),  # heaviest peak
+            _audio_rated("a_fr", "mp4a.40.2", "fr", 2, 190_000, 150_000),  # heaviest average
+            _audio_rated("a_es", "mp4a.40.2", "es", 2, 100_000, 96_000),
+            _audio_rated("a_en51", "ec-3", "en", 6, 400_000, 384_000),
+            _audio_rated("a_fr51", "ec-3", "fr", 6, 660_000, 640_000),  # heaviest of ec-3
+            _audio_rated("a_de51", "ec-3", "de", 6, 260_000, 256_000),
+        ],
+    )
+    master = m3u8.loads(master_playlist(pres))
+    got = {
+        (v.uri, v.stream_info.audio): (v.stream_info.bandwidth, v.stream_info.average_bandwidth)
+        for v in master.playlists
+    }
+    assert got == {
+        ("v360.m3u8", "aac"): (880_000 + 210_000, 800_000 + 150_000),
+        ("v360.m3u8", "ec-3"): (880_000 + 660_000, 800_000 + 640_000),
+        ("v720.m3u8", "aac"): (3_300_000 + 210_000, 3_000_000 + 150_000),
+        ("v720.m3u8", "ec-3"): (3_300_000 + 660_000, 3_000_000 + 640_000),
+    }
+
+
 def test_variants_sorted_by_bandwidth(out):
     master = m3u8.loads(out["master.m3u8"])
     bws = [v.stream_info.bandwidth for v in master.playlists]

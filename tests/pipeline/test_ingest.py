@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from pipeline.workflow.title import ingest
 pytestmark = pytest.mark.slow
 
 from tests.support.common import run_vod  # noqa: E402
+from vod.errors import EXIT_ERROR  # noqa: E402
 
 
 def test_cli_summary_describes_published_title(sample_title: dict) -> None:
@@ -143,17 +145,28 @@ def test_special_sources_give_valid_titles(
         assert result.presentation.duration < 6
 
 
-@pytest.mark.parametrize("kind", ["zero_byte", "truncated", "text_as_mov", "no_streams"])
-def test_bad_sources_fail_cleanly(kind: str, media_factory, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("kind", "cause"),
+    [
+        ("zero_byte", re.escape("file is empty (0 bytes)")),
+        (
+            "truncated",
+            r"file is truncated: 'mdat' box at byte \d+ declares \d+ bytes but only \d+ remain "
+            r"\(\d+ of \d+ bytes present\)",
+        ),
+        ("text_as_mov", re.escape("not a media file: no MP4/MOV structure (moov atom not found)")),
+        ("no_streams", re.escape("no audio or video streams (found: data)")),
+    ],
+)
+def test_bad_sources_fail_cleanly(kind: str, cause: str, media_factory, tmp_path: Path) -> None:
     source = media_factory(kind)
     before = source.read_bytes()
     origin = tmp_path / "origin"
     proc = run_vod("ingest", str(source), "--title-id", "bad", "--origin", str(origin))
-    assert proc.returncode != 0
+    assert proc.returncode == EXIT_ERROR, proc.stderr
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1, proc.stderr
-    assert source.name in lines[0]
-    assert "Traceback" not in proc.stderr
+    assert re.fullmatch(rf"error: \[probe\] {re.escape(str(source))}: {cause}", lines[0]), lines
     assert source.read_bytes() == before
     assert not (origin / "bad").exists()
     assert not (origin / ".staging").exists()
@@ -163,8 +176,8 @@ def test_missing_source_names_the_path(tmp_path: Path) -> None:
     proc = run_vod(
         "ingest", str(tmp_path / "nope.mov"), "--title-id", "x", "--origin", str(tmp_path / "o")
     )
-    assert proc.returncode != 0
-    assert "nope.mov" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == EXIT_ERROR
+    assert proc.stderr == f"error: [probe] {tmp_path / 'nope.mov'}: file not found\n"
 
 
 @pytest.mark.parametrize("title_id", ["../escape", "a/b", ".hidden", "", "x" * 200])
@@ -181,8 +194,8 @@ def test_unusable_origin_is_refused_before_probing(tmp_path: Path) -> None:
         ingest(tmp_path / "missing.mov", "t", not_a_dir / "sub")  # the source is never probed
     proc = run_vod("ingest", str(tmp_path / "missing.mov"), "--title-id", "t",
                    "--origin", str(not_a_dir))  # fmt: skip
-    assert proc.returncode == 1 and "missing.mov" not in proc.stderr
-    assert "origin is not a directory" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == EXIT_ERROR
+    assert proc.stderr == f"error: [publish] {not_a_dir}: origin is not a directory\n"
 
 
 def test_failure_mid_pipeline_keeps_previous_title(

@@ -237,8 +237,9 @@ def test_tfdt_versions() -> None:
     back, _ = parse_box(v1)
     assert (back.version, back.base_media_decode_time) == (1, big)
     # A v1 tfdt carrying only 4 bytes is truncated.
-    with pytest.raises(BoxFormatError):
+    with pytest.raises(BoxFormatError) as err:
         parse_box(full_box(b"tfdt", 1, 0, struct.pack(">I", 5)))
+    assert str(err.value) == "tfdt.base_media_decode_time: truncated: need 8 bytes at offset 4"
 
 
 def test_optional_tables_follow_their_condition() -> None:
@@ -258,8 +259,9 @@ def test_optional_tables_follow_their_condition() -> None:
     raw1 = full_box(b"pssh", 1, 0, system + struct.pack(">I", 1) + kid + struct.pack(">I", 0))
     assert Pssh(version=1, system_id=system, kids=[{"kid": kid}], data=b"").to_bytes() == raw1
     assert parse_box(raw1)[0].kids == [{"kid": kid}]
-    with pytest.raises(BoxFormatError):  # fixed-size bytes keep their length check on write
+    with pytest.raises(BoxFormatError) as err:  # fixed-size bytes keep their length check
         Pssh(version=1, system_id=system, kids=[{"kid": b"short"}], data=b"").to_bytes()
+    assert str(err.value) == "expected 16 bytes, got 5"
 
 
 def test_64_bit_box_header() -> None:
@@ -301,11 +303,42 @@ MALFORMED = {
 }
 
 
+# (name) -> exact BoxFormatError reason (offsets of children are within their parent).
+MALFORMED_REASON = {
+    "truncated header": "truncated box header at offset 0",
+    "truncated 64-bit header": "truncated 64-bit box header at offset 0",
+    "size smaller than header": "box 'free' at offset 0 has invalid size 4",
+    "64-bit size smaller than header": "box 'free' at offset 0 has invalid size 12",
+    "box running past the end": "box 'free' at offset 0 runs past the end (100 bytes)",
+    "child running past its parent": "box 'trak' at offset 0 runs past the end (64 bytes)",
+    "truncated full box": "tfdt: truncated FullBox header",
+    "truncated field": "mvhd.volume: truncated: need 2 bytes at offset 24",
+    "absurd trun count": (
+        "trun.samples: sample_count=4294967295 entries of 8 bytes"
+        " exceed the payload (16 bytes left)"
+    ),
+    "absurd trun count, no per-sample fields": (
+        "trun.samples: sample_count=4294967295 is not a plausible entry count"
+    ),
+    "absurd stts count": (
+        "stts.entries: entry_count=2147483647 entries of 8 bytes exceed the payload (8 bytes left)"
+    ),
+    "absurd sidx count": (
+        "sidx.references: reference_count=65535 entries of 12 bytes"
+        " exceed the payload (0 bytes left)"
+    ),
+    "absurd pssh kid count": (
+        "pssh.kids: kid_count=268435455 entries of 16 bytes exceed the payload (0 bytes left)"
+    ),
+}
+
+
 @pytest.mark.timeout(10)
 @pytest.mark.parametrize("name", list(MALFORMED))
 def test_malformed_raises_box_format_error(name: str) -> None:
-    with pytest.raises(BoxFormatError):
+    with pytest.raises(BoxFormatError) as err:
         list(parse_boxes(MALFORMED[name]))
+    assert str(err.value) == MALFORMED_REASON[name]
 
 
 def test_truncated_file_raises_in_reader(clips: dict[str, Path], tmp_path: Path) -> None:

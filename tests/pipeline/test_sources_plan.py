@@ -106,8 +106,9 @@ def test_map_labels_from_the_sidecar_the_cli_and_the_title_spec():
     assert AudioMap.model_validate({"tracks": ["l", "r"]}).tracks == ["L", "R"]
     with pytest.raises(ValidationError, match="unknown channel label"):
         AudioMap.model_validate({"tracks": ["L", "Q"]})
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError) as err:
         AudioMap.model_validate({"tracks": ["L", "R"], "layout": "5.1"})  # unknown key
+    assert [(e["loc"], e["type"]) for e in err.value.errors()] == [(("layout",), "extra_forbidden")]
     spec = TitleSpec(source="s", title_id="t", origin="o", audio_map=["lfe", "-"])
     assert spec.audio_map == ["LFE", "-"]
 

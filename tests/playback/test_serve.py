@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import re
 import threading
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from playback.origin.devserver import (
 from playback.origin.files import base_url, parse_range
 from playback.origin.server import make_server
 from tests.support.player_harness import serve_directory
+from tests.support.requirements import require
 
 PAYLOAD = bytes(range(256)) * 40  # 10240 bytes with position-dependent content
 
@@ -224,11 +224,8 @@ def test_player_page_and_assets(base: str) -> None:
 
 def test_player_libraries_resolve(base: str) -> None:
     libs = player_libs_dir()
-    if not all((libs / rel).is_file() for rel in PLAYER_LIBS.values()):
-        message = f"player libraries missing under {libs}: run scripts/setup.sh"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    present = all((libs / rel).is_file() for rel in PLAYER_LIBS.values())
+    require(present, f"player libraries under {libs}", "run scripts/setup.sh")
     for name in PLAYER_LIBS:
         status, headers, body = request(base, f"/_player/lib/{name}")
         assert status == 200, name

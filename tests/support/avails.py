@@ -1,4 +1,4 @@
-"""The MovieLabs Avails samples (outside the repository, in shared/data/avails) and helpers
+"""The MovieLabs Avails samples (fixtures/avails, MIT-licensed: see its SOURCE.md) and helpers
 that count what they hold independently of the importer (lxml, openpyxl).
 
     from tests.support.avails import DATA, MOVIES, SAMPLES, TV, XML_BAD, XML_OK, needs_samples
@@ -10,17 +10,23 @@ import io
 from pathlib import Path
 
 import openpyxl
-import pytest
 from lxml import etree
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "avails"
+from tests.support.requirements import requires
+
+DATA = Path(__file__).resolve().parents[2] / "fixtures" / "avails"
 XML_OK = DATA / "Avails_noErrors_v2.4.xml"
 XML_BAD = DATA / "Avails_withErrors.xml"
 MOVIES = DATA / "Movies_v1.9.xlsx"
 TV = DATA / "TV_v1.9.xlsx"
 SAMPLES = sorted(p for p in DATA.glob("*") if p.suffix in (".xml", ".xlsx"))
 
-needs_samples = pytest.mark.skipif(not DATA.is_dir(), reason=f"sample avails not found at {DATA}")
+# They are committed: a missing file is a broken checkout (fails under CI=true).
+needs_samples = requires(
+    all(p.is_file() for p in (XML_OK, XML_BAD, MOVIES, TV)),
+    f"Avails samples in {DATA}",
+    "restore fixtures/avails from git",
+)
 # The header row of a minimal Avails sheet (make_workbook).
 HEADER = ["ALID", "ContentID", "Territory", "LicenseType", "FormatProfile", "Start", "End"]
 

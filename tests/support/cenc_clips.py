@@ -35,6 +35,9 @@ VIDEO_CLIPS: dict[str, list[str]] = {
     # Main-like CAVLC with B-pyramid, weighted bi-prediction and 4 slices per picture.
     "h264_cavlc_slices": [*_X264, "-preset", "fast", "-slices", "4", "-x264-params",
                           "cabac=0:bframes=3:b-pyramid=normal:weightb=1:ref=4:scenecut=0"],
+    # High profile, CABAC, B-frames and 4 slices per picture: several subsamples per sample.
+    "h264_cabac_slices": [*_X264, "-preset", "superfast", "-profile:v", "high", "-bf", "3",
+                          "-x264-params", "slices=4:scenecut=0"],
     # Interlaced (MBAFF): frame_mbs_only_flag = 0, so field_pic_flag is in every header.
     "h264_mbaff": [*_X264, "-preset", "superfast", "-flags", "+ildct+ilme",
                    "-x264-params", "tff=1:scenecut=0"],

@@ -8,20 +8,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
-import pytest
-
 from drm.encryption.sample import SampleAuxInfo, parse_senc
 from pipeline.mp4.base import Box, parse_box, parse_boxes, read_header
 from pipeline.mp4.codecs import sample_entry
 from tests.support.common import ROOT
+from tests.support.requirements import requires
 
 SHAKA = ROOT / "web/node_modules/shaka-packager/bin/packager-linux-x64"
 KID = bytes.fromhex("0123456789abcdef0123456789abcdef")
 KEY = bytes.fromhex("00112233445566778899aabbccddeeff")
 SCHEMES = ("cenc", "cbcs")
 
-needs_shaka = pytest.mark.skipif(
-    not SHAKA.exists(), reason="Shaka Packager missing: run `bash scripts/setup.sh`"
+needs_shaka = requires(
+    SHAKA.exists(), "Shaka Packager", "run scripts/setup.sh (npm shaka-packager)"
 )
 
 

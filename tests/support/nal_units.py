@@ -6,7 +6,7 @@ headers longer than the first parsing window).
 
 from __future__ import annotations
 
-from pipeline.bitstream.nal import NalContext
+from pipeline.bitstream.nal import NalContext, iter_nals
 
 
 class BitWriter:
@@ -76,3 +76,12 @@ def crafted_i_slice() -> tuple[bytes, int]:
 def length_prefixed(*nals: bytes) -> bytes:
     """A sample: each NAL unit after its 4-byte length."""
     return b"".join(len(n).to_bytes(4, "big") + n for n in nals)
+
+
+def slice_count(sample: bytes, ctx: NalContext) -> int:
+    """How many slice NAL units a length-prefixed sample (one picture) holds."""
+    return sum(
+        ctx.is_slice(ctx.nal_type(sample[start]))
+        for start, end in iter_nals(sample, ctx.length_size)
+        if end > start
+    )

@@ -19,7 +19,6 @@ Usage::
 from __future__ import annotations
 
 import atexit
-import os
 import tempfile
 import threading
 import time
@@ -36,6 +35,7 @@ import pytest
 
 from playback.origin.devserver import PLAYER_LIBS, player_libs_dir
 from playback.origin.server import base_url, make_server
+from tests.support.requirements import require
 
 Player = Literal["shaka", "hls.js", "dash.js"]
 PLAYERS: tuple[Player, ...] = ("shaka", "hls.js", "dash.js")
@@ -270,11 +270,7 @@ def play(url: str, player: Player, **options: Any) -> PlayResult:
 def browser() -> Iterator[PlayerSession]:
     """Session-wide player browser. Skips locally when setup has not run; fails in CI."""
     missing = missing_requirements()
-    if missing:
-        message = "player harness needs scripts/setup.sh first; missing: " + ", ".join(missing)
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require(not missing, "player harness: " + ", ".join(missing), "run scripts/setup.sh")
     yield player_session()
     close_player_session()
 
@@ -283,8 +279,8 @@ def browser() -> Iterator[PlayerSession]:
 def chromium_page() -> Iterator[Any]:
     """A page of its own in the shared headless Chromium, for pages that are not players (the
     console). Shared: playwright's sync API allows one instance per thread."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} missing")
+    missing = [m for m in missing_requirements() if m == CHROMIUM or m.startswith("python ")]
+    require(not missing, ", ".join(missing), "run scripts/setup.sh")
     context = player_session().browser.new_context()
     try:
         yield context.new_page()

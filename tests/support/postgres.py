@@ -14,10 +14,15 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from catalogue import db
+from tests.support.requirements import require
+
+try:
+    import psycopg
+except ImportError:  # reported by pg_admin_url through `require`
+    psycopg = None  # type: ignore[assignment]
 
 PG_HOST = "127.0.0.1"
 
@@ -65,11 +70,11 @@ def _free_port() -> int:
 def _throwaway_cluster() -> tuple[int, Path, Path]:
     """initdb a cluster in /tmp (reachable by the postgres user) and start it on a free port."""
     initdbs = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if not initdbs:
-        pytest.fail(
-            "PostgreSQL is not running and its binaries are missing: run scripts/setup.sh "
-            "(apt package `postgresql`) or set VOD_TEST_PG to an admin URL"
-        )
+    require(
+        initdbs,
+        "PostgreSQL (none answers on 5432 and no initdb)",
+        "run scripts/setup.sh (apt package `postgresql`) or set VOD_TEST_PG to an admin URL",
+    )
     bindir = Path(initdbs[-1]).parent
     base = Path(tempfile.mkdtemp(prefix="vod-pg-"))
     if os.geteuid() == 0:
@@ -95,6 +100,7 @@ def _throwaway_cluster() -> tuple[int, Path, Path]:
 @pytest.fixture(scope="session")
 def pg_admin_url() -> Iterator[str]:
     """A superuser URL on a PostgreSQL server, started for this session when none answers."""
+    require(psycopg is not None, "python package psycopg", "pip install -e . (scripts/setup.sh)")
     mode = os.environ.get("VOD_TEST_PG", "auto")
     if mode.startswith("postgresql"):
         yield db.normalise_url(mode)

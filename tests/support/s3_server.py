@@ -28,6 +28,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.requirements import require
+
 ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -44,8 +46,8 @@ START_TIMEOUT = 30.0
 def _moto_binary() -> str:
     local = Path(sys.executable).parent / "moto_server"
     found = str(local) if local.exists() else shutil.which("moto_server")
-    if not found:
-        pytest.skip("moto_server not installed (pip install 'moto[server]')")
+    require(found, "moto_server", "pip install 'moto[server]' (scripts/setup.sh)")
+    assert found is not None
     return found
 
 

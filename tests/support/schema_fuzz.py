@@ -1,14 +1,16 @@
 """schemathesis cases for one operation, driven by hypothesis directly (schemathesis' own pytest
 loader relies on pytest internals that pytest 9 removed): no request may cause a server error,
-and in positive mode every response must match what the schema documents. Requests carry an
-operator's bearer token unless `headers` says otherwise (the 401/403 paths have tests of their
-own; fuzzing is for what lies behind authentication).
+and in positive mode every response must match what the schema documents and some must be a
+2xx, proving valid cases reach the handler (callers aim part of them at seeded ids via
+`cases`). Requests carry an operator's bearer token unless `headers` says otherwise (the
+401/403 paths have tests of their own; fuzzing is for what lies behind authentication).
 
     from tests.support.schema_fuzz import fuzz_operation
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import schemathesis
@@ -47,4 +49,6 @@ def fuzz_operation(
 
     fuzz()
     assert statuses  # hypothesis really ran cases against the server
+    if mode == GenerationMode.POSITIVE:  # valid requests reached the handler, not only validation
+        assert any(200 <= s < 300 for s in statuses), f"no 2xx among {Counter(statuses)}"
     return statuses

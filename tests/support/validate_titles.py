@@ -38,8 +38,34 @@ def encode_sources(d: Path) -> Path:
     return d
 
 
-def build_title(src: Path, title: Path, *, low_rung_seconds: float = 6.0) -> list[Track]:
-    """Package the sources into `title` and write both manifests; return the tracks."""
+def encode_uneven_audio(d: Path) -> Path:
+    """Two more stereo AAC renditions of 13 s beside `encode_sources`' 128 kb/s sine, with
+    other bit rates: aud_hi (white noise at 256 kb/s, so the encoder spends it) and aud_lo
+    (a sine at 48 kb/s)."""
+    cmd = [
+        "ffmpeg", "-v", "error", "-y",
+        "-f", "lavfi", "-t", "13", "-i", "anoisesrc=r=48000:a=0.5",
+        "-f", "lavfi", "-t", "13", "-i", "sine=f=660:r=48000",
+        "-map", "0:a", "-c:a", "aac", "-ac", "2", "-b:a", "256k", *FRAG,
+        "-frag_duration", "2000000", str(d / "aud_hi.mp4"),
+        "-map", "1:a", "-c:a", "aac", "-ac", "2", "-b:a", "48k", *FRAG,
+        "-frag_duration", "2000000", str(d / "aud_lo.mp4"),
+    ]  # fmt: skip
+    subprocess.run(cmd, check=True, timeout=120)
+    return d
+
+
+def build_title(
+    src: Path,
+    title: Path,
+    *,
+    low_rung_seconds: float = 6.0,
+    extra_audio: tuple[tuple[str, str], ...] = (),
+) -> list[Track]:
+    """Package the sources into `title` and write both manifests; return the tracks.
+
+    `extra_audio`: (source name = track id, language) of more audio renditions, packaged
+    after "aud" in this order (they join its AUDIO group when they are stereo AAC)."""
     from pipeline.manifest.dash import write_mpd
     from pipeline.manifest.hls import write_hls
     from pipeline.package.packager import package_track
@@ -49,10 +75,14 @@ def build_title(src: Path, title: Path, *, low_rung_seconds: float = 6.0) -> lis
     v144 = package_track(src / "v144.mp4", title, "v144", segment_seconds=low_rung_seconds)
     bounds = [s.start / v180.timescale for s in v180.segments]
     aud = package_track(src / "aud.mp4", title, "aud", boundaries=bounds, language="eng")
+    extra = [
+        package_track(src / f"{name}.mp4", title, name, boundaries=bounds, language=lang)
+        for name, lang in extra_audio
+    ]
     (title / "subs").mkdir(exist_ok=True)
     (title / "subs" / "eng.vtt").write_text(VTT)
     subs = Track(id="sub_eng", kind="text", codecs="wvtt", language="eng", uri="subs/eng.vtt")
-    tracks = [v180, v144, aud, subs]
+    tracks = [v180, v144, aud, *extra, subs]
     p = Presentation(
         title_id=title.name, duration=max(t.duration_seconds for t in tracks), tracks=tracks
     )

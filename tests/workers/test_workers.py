@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import redis_scan
 from tests.support.common import ROOT, MediaFactory
 from tests.support.workers import (
     VISIBILITY_TIMEOUT,
@@ -129,7 +130,6 @@ def test_bad_s3_source_names_the_object_not_the_work_copy(
     vod_env: dict, media_factory: MediaFactory, s3_endpoint: str, tmp_path: Path
 ) -> None:
     from pipeline.storage.s3 import ensure_bucket, upload_file
-    from workers.idempotency import work_root
     from workers.jobs import create_job, get_job
     from workers.tasks import probe_task
 
@@ -143,9 +143,8 @@ def test_bad_s3_source_names_the_object_not_the_work_copy(
     assert result.failed() and result.result.path == source
     job = get_job(spec.job_id)
     assert job.state == "failed" and job.stages["probe"].state == "failed"
-    for shown in (job.error, job.stages["probe"].error):
-        assert shown.startswith(f"[probe] {source}: "), shown
-        assert str(work_root()) not in shown and "Unpickleable" not in shown
+    exact = f"[probe] {source}: file is empty (0 bytes)"  # the object, not the work copy
+    assert (job.error, job.stages["probe"].error) == (exact, exact)
 
 
 def test_publishing_twice_gives_the_same_title(media_factory: MediaFactory, tmp_path: Path) -> None:
@@ -164,15 +163,17 @@ def test_publishing_twice_gives_the_same_title(media_factory: MediaFactory, tmp_
     assert sorted(p.name for p in origin.iterdir()) == ["again"]  # no staging left behind
 
 
-def test_eager_drm_job_keeps_keys_out_of_redis(
-    eager: None, media_factory: MediaFactory, tmp_path: Path, vod_env: dict
+def test_drm_job_on_real_workers_keeps_keys_out_of_broker_and_results(
+    workers: WorkerPool, media_factory: MediaFactory, tmp_path: Path, vod_env: dict
 ) -> None:
+    """Content keys never travel through Redis: not in a queued task message (bodies decoded),
+    not in any command written while the job ran, not in any result or job key after it."""
+    import redis
+
     from drm.keystore import LocalKeyStore
     from pipeline.validate.title import validate
     from pipeline.workflow.protection import DrmOptions
     from workers.canvas import submit
-    from workers.idempotency import done_key
-    from workers.jobs import client, get_job, job_key
 
     store = tmp_path / "keys"
     spec = make_job_spec(
@@ -180,18 +181,34 @@ def test_eager_drm_job_keeps_keys_out_of_redis(
         tmp_path / "origin",
         drm=DrmOptions(systems="clearkey", scheme="cenc", key_store=str(store)),
     )
-    assert submit(spec) == "queued"
-    job = get_job(spec.job_id)
-    assert job.state == "done", job.error
+    url, prefix = vod_env["VOD_BROKER_URL"], vod_env["VOD_QUEUE_PREFIX"]
+    db = redis.Redis.from_url(url)
+    with redis_scan.monitor(url) as traffic:
+        assert submit(spec) == "queued"
+        queued = [m for q in ("encode", "io") for m in db.lrange(prefix + q, 0, -1)]
+        workers.start("keeper")
+        job = wait_job(spec.job_id, 180)
+    assert job.state == "done", (job.error, workers.log("keeper"))
     title_dir = tmp_path / "origin" / spec.title_id
-    assert validate(title_dir).ok
-    assert b"encv" in (title_dir / "v360p365" / "init.mp4").read_bytes()
+    assert validate(title_dir).ok and b"encv" in (title_dir / "v360p365" / "init.mp4").read_bytes()
     keys = LocalKeyStore(store).keys_for(spec.title_id, ["SD", "AUDIO"])
-    assert job.summary["drm"]["kids"].keys() == {"SD", "AUDIO"}
-    stored = json.dumps(client().hgetall(job_key(spec.job_id)))
-    stored += json.dumps(client().hgetall(done_key(spec.job_id)))
-    for key in keys.values():
-        assert key.key.hex() not in stored.lower()  # KIDs may appear; content keys never
+    secrets = [k.key for k in keys.values()]
+    assert len(set(secrets)) == 2 and all(len(k) == 16 for k in secrets)
+    # The scans see what they claim to: the queued probe message's decoded body names the job,
+    # every stage's message was pushed while monitored, the results were stored, and the
+    # package step's KIDs (allowed) are visible where a key would have travelled with them.
+    bodies = [b for m in queued for b in redis_scan.with_bodies(m)[1:]]
+    assert queued and any(spec.job_id.encode() in b for b in bodies)
+    pushed = [c[-1] for c in traffic.named("LPUSH", "RPUSH") if c[1].startswith(prefix.encode())]
+    assert len(pushed) >= 6, traffic.named("LPUSH", "RPUSH")
+    written = [a for c in traffic.commands for a in c[1:]]
+    stored = redis_scan.stored_values(db)
+    results = [k for k in stored if k.startswith(b"celery-task-meta-")]
+    assert len(results) >= 6, sorted(stored)
+    kid = job.summary["drm"]["kids"]["SD"].encode()
+    assert any(kid in b for blob in written for b in redis_scan.with_bodies(blob))
+    for blobs in (queued, pushed, written, [v for vs in stored.values() for v in vs]):
+        assert redis_scan.leaks(blobs, secrets) == []
 
 
 # -- real worker processes -------------------------------------------------------------------------
@@ -271,12 +288,14 @@ def test_bad_input_fails_once_naming_the_file(
     job_id = submit_cli(vod_env, empty, tmp_path / "origin")
     job = wait_job(job_id, 60)
     assert job.state == "failed"
-    assert str(empty) in job.error
-    assert job.stages["probe"].state == "failed" and str(empty) in job.stages["probe"].error
+    exact = f"[probe] {empty}: file is empty (0 bytes)"  # one line, as the worker raised it
+    assert (job.error, job.stages["probe"].error) == (exact, exact)
+    assert job.stages["probe"].state == "failed"
     assert all(job.stages[s].state == "pending" for s in ("plan", "encode", "package", "publish"))
     time.sleep(3)  # a retry, had there been one, would have started by now
     from workers.jobs import get_job
 
     assert get_job(job_id).stages["probe"].attempts == 1
-    assert "Retry in" not in workers.log("judge")
+    log = workers.log("judge")
+    assert "Retry in" not in log and "Unpickleable" not in log
     assert not (tmp_path / "origin").exists()  # nothing was published

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.media.presentation import Track
-from tests.support.validate_titles import build_title, encode_sources
+from tests.support.validate_titles import build_title, encode_sources, encode_uneven_audio
 
 
 @pytest.fixture(scope="session")
@@ -28,6 +28,16 @@ def good(sources: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path,
     """A clean title (read-only: tests that corrupt copy it first)."""
     title = tmp_path_factory.mktemp("validate_good") / "title"
     return title, build_title(sources, title)
+
+
+@pytest.fixture(scope="session")
+def uneven(sources: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Track]]:
+    """A clean title whose AUDIO group has renditions of 128, 256 and 48 kb/s, in that order
+    (read-only): the heaviest is neither the first nor the last."""
+    encode_uneven_audio(sources)
+    title = tmp_path_factory.mktemp("validate_uneven") / "title"
+    extra = (("aud_hi", "fra"), ("aud_lo", "deu"))
+    return title, build_title(sources, title, extra_audio=extra)
 
 
 @pytest.fixture()

@@ -7,13 +7,12 @@ import re
 import shutil
 from pathlib import Path
 
-import pytest
-
 from pipeline.media.presentation import Track
 from pipeline.validate.title import validate
+from tests.support.requirements import requires
 from tests.support.validate_titles import build_title, codes, edit, set_timeline
 
-pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs FFmpeg")
+pytestmark = requires(shutil.which("ffmpeg"), "FFmpeg", "run scripts/setup.sh (apt package ffmpeg)")
 
 
 def test_missing_media_playlist(title: Path) -> None:

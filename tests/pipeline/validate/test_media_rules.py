@@ -11,9 +11,10 @@ import pytest
 from pipeline.mp4.base import parse_box
 from pipeline.mp4.boxes import NON_SYNC_SAMPLE_FLAGS
 from pipeline.validate.title import validate
+from tests.support.requirements import requires
 from tests.support.validate_titles import codes, first_sample
 
-pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs FFmpeg")
+pytestmark = requires(shutil.which("ffmpeg"), "FFmpeg", "run scripts/setup.sh (apt package ffmpeg)")
 
 
 def test_missing_segment(title: Path) -> None:

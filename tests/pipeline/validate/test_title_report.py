@@ -12,9 +12,10 @@ import pytest
 
 from pipeline.media.presentation import Track
 from pipeline.validate.title import validate
+from tests.support.requirements import requires
 from tests.support.validate_titles import codes
 
-pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs FFmpeg")
+pytestmark = requires(shutil.which("ffmpeg"), "FFmpeg", "run scripts/setup.sh (apt package ffmpeg)")
 
 
 def test_good_title_has_no_violations_and_measured_stats(good: tuple[Path, list[Track]]) -> None:
