@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 
-from core.errors import BadInput, VodError
+from core.errors import BadInput, ConfigError, VodError
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,11 @@ def _where(loc: list[Any]) -> str:
 
 async def _project_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, VodError)
+    if isinstance(exc, ConfigError):  # the server's setting, not the caller's input
+        log.error("%s %s: %s", request.method, request.url.path, exc.one_line())
+        body = generic_problem(503, "the service is misconfigured; the operator's log says how",
+                               "misconfigured")  # fmt: skip
+        return problem_response({**body, "instance": request.url.path})
     headers = {}
     if exc.status == 401:  # RFC 6750: say how to authenticate, and why a token was refused
         error = ', error="invalid_token"' if exc.reason == "invalid_token" else ""

@@ -34,6 +34,7 @@ TARGETS: dict[str, list[str]] = {
     "catalogue/entitlement.py": [
         "tests/catalogue/test_entitlement.py",
         "tests/catalogue/test_window_language.py",
+        "tests/catalogue/test_entitlement_mutants.py",
     ],
     "drm/signalling/pssh.py": [
         "tests/drm/test_pssh.py",
@@ -56,7 +57,10 @@ TARGETS: dict[str, list[str]] = {
         "tests/drm/test_encrypt.py",
     ],
     "pipeline/planning": ["tests/pipeline/test_ladder.py", "tests/pipeline/test_plan.py"],
-    "pipeline/manifest/hls.py": ["tests/pipeline/test_hls.py"],
+    "pipeline/manifest/hls.py": [
+        "tests/pipeline/test_hls.py",
+        "tests/pipeline/test_hls_mutants.py",
+    ],
     "pipeline/manifest/dash.py": [
         "tests/pipeline/test_dash.py",
         "tests/pipeline/test_dash_mutants.py",

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from api.app import CATALOGUE_ONLY, create_app
 from api.problems import MAX_INPUT_CHARS, PROBLEM_JSON
-from core.errors import Refused
+from core.errors import ConfigError, Refused
 from playback.errors import SessionReleased, StreamLimit
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "reason"}
@@ -33,6 +33,10 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
     @app.get("/_test/refused")
     async def refused() -> None:
         raise Refused("title t1", "not in your territory", reason="no_rights_in_territory")
+
+    @app.get("/_test/misconfigured")
+    async def misconfigured() -> None:
+        raise ConfigError("VOD_AUTH_JWKS", "cannot read JWKS /etc/vod/jwks.json: Permission denied")
 
     @app.get("/_test/crash")
     async def crash() -> None:
@@ -103,6 +107,18 @@ def test_unexpected_errors_are_a_generic_500_and_logged_without_the_query(
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "GET /_test/crash" in logged and "credential-123" not in logged
     assert body["detail"] == "the server could not answer this request"
+
+
+def test_a_server_setting_gone_bad_is_a_503_naming_nothing_private(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A ConfigError met while serving (a JWKS file that became unreadable) is the operator's
+    problem: 503 for the caller, without the path; the setting and cause go to the log."""
+    with caplog.at_level(logging.ERROR, logger="api.problems"):
+        resp = client.get("/_test/misconfigured")
+    problem(resp, 503, "misconfigured")
+    assert "/etc/vod" not in resp.text and "VOD_AUTH_JWKS" not in resp.text
+    assert "VOD_AUTH_JWKS: cannot read JWKS /etc/vod/jwks.json" in caplog.text
 
 
 def test_openapi_documents_every_error_as_a_problem(
