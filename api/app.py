@@ -72,6 +72,7 @@ def create_app(
     unknown = sorted(set(routers) - set(ROUTERS))
     if unknown:
         raise ValueError(f"unknown routers {unknown}; choose from {list(ROUTERS)}")
+    resolved_auth = _auth(auth)  # before the database: a missing JWKS fails fast
     url = database_url or db.database_url()
     catalogue_only = set(routers) <= set(CATALOGUE_ONLY)
     engine = db.setup(url) if catalogue_only else subscriber_db.setup(url)
@@ -79,7 +80,7 @@ def create_app(
     if not catalogue_only:
         title += ", subscribers, playback and QoE"
     app = FastAPI(title=title, version="1", description=DESCRIPTION)
-    app.state.auth = _auth(auth)
+    app.state.auth = resolved_auth
     app.state.engine = engine
     app.state.sessions = db.read_session_factory(engine)
     app.state.write_sessions = db.session_factory(engine)
@@ -110,9 +111,9 @@ def _auth(auth: api_auth.Auth | None) -> api_auth.Auth:
     if verifier is None:
         raise ConfigError(
             "VOD_AUTH_JWKS",
-            "the API verifies bearer tokens against a JWKS: set VOD_AUTH_JWKS to the identity "
-            "provider's JWKS (or `vod auth init`'s jwks.json); for a loopback-only trial, "
-            "`vod catalogue serve --no-auth`",
+            "the API verifies bearer tokens against a JWKS: export VOD_AUTH_JWKS=$(vod auth "
+            "init --print-jwks-path) for the development issuer, or point it at your identity "
+            "provider's JWKS; for a loopback-only trial, `vod catalogue serve --no-auth`",
         )
     return verifier
 

@@ -145,7 +145,7 @@ def _subscription(session: Session, customer: str) -> tuple[OrderRow, Any]:
     if cfs is None:
         raise Conflict(None, f"customer {customer!r} has no active VOD service",
                        reason="no_active_service")  # fmt: skip
-    session.refresh(cfs, with_for_update=True)
+    inventory.lock_service(session, cfs)
     order = session.get(OrderRow, cfs.order_id)
     assert order is not None
     return order, find_offering(order.offering_id)

@@ -21,6 +21,7 @@ from core.xml_safety import parse_xml
 from drm.keys import DrmError, parse_kid
 from drm.signalling.decode import decode as decode_pssh
 from drm.signalling.fairplay import parse_skd_uri
+from pipeline.validate.hls import attributes as key_attrs  # the validator's parser, shared
 from playback.grant import SessionGrant
 
 MANIFEST_NAMES = frozenset({"master.m3u8", "manifest.mpd"})
@@ -28,7 +29,6 @@ SCHEME_SETS = frozenset({"cenc", "cbcs"})  # `--scheme both` writes one folder p
 SHARED_DIRS = frozenset({"subs"})  # sidecar subtitles: every session gets them
 _URI_ATTR = re.compile(r'URI="([^"]*)"')
 _KEY_TAGS = ("#EXT-X-KEY:", "#EXT-X-SESSION-KEY:")
-_ATTR = re.compile(r'([A-Z0-9-]+)=("[^"]*"|[^",]*)')
 _KEYID = re.compile(r"^0[xX]([0-9a-fA-F]{32})$")
 _HEX_KID = re.compile(r"^[0-9a-fA-F]{32}$")
 MPD_NS = "urn:mpeg:dash:schema:mpd:2011"
@@ -82,12 +82,6 @@ def _uri_line(lines: list[str], tag: int) -> int | None:
         if lines[j].strip() and not lines[j].startswith("#"):
             return j
     return None
-
-
-def key_attrs(line: str) -> dict[str, str]:
-    """A key tag's attributes, quotes removed (`METHOD`, `URI`, `KEYID`, `KEYFORMAT`...)."""
-    body = line.split(":", 1)[1]
-    return {m.group(1): m.group(2).strip('"') for m in _ATTR.finditer(body)}
 
 
 def key_line_kids(attrs: dict[str, str]) -> frozenset[bytes]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from subscriber.tables import ResourceRow, ServiceRow
@@ -84,6 +84,19 @@ def active_cfs(session: Session, customer: str) -> ServiceRow | None:
         )  # fmt: skip
         .order_by(ServiceRow.id.desc())
     ).first()
+
+
+def lock_service(session: Session, row: ServiceRow) -> None:
+    """Hold `row` for the rest of the transaction on PostgreSQL and SQLite alike, then re-read
+    it: a no-op UPDATE is a row lock on PostgreSQL and the database write lock on SQLite (which
+    ignores SELECT ... FOR UPDATE), so two requests for one customer run one after the other."""
+    session.execute(
+        update(ServiceRow)
+        .where(ServiceRow.id == row.id)
+        .values(state=ServiceRow.state)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(row)
 
 
 def services_for(session: Session, customer: str, state: str | None = None) -> list[dict]:

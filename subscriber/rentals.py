@@ -15,15 +15,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from catalogue import store
 from catalogue.money import money
 from catalogue.store import WindowView
 from core.errors import Conflict, NotFound
-from subscriber import billing, inventory
-from subscriber.tables import ChargeRow, OrderRow, ServiceRow
+from subscriber import billing
+from subscriber.tables import ChargeRow, OrderRow
 
 DEFAULT_RENTAL_HOURS = 48
 SHORTENED = "shortened: the rights window closes at"
@@ -78,18 +78,6 @@ def active_rental(
     ).first()
 
 
-def _serialise(session: Session, order: OrderRow) -> None:
-    """Take the customer's lock before checking for a running rental: a no-op UPDATE of the
-    CFS row is a row lock on PostgreSQL and the write lock on SQLite, so two rentals of one
-    customer never both see "not rented yet"."""
-    session.execute(
-        update(ServiceRow)
-        .where(ServiceRow.order_id == order.id, ServiceRow.name == inventory.CFS_NAME)
-        .values(state=ServiceRow.state)
-        .execution_options(synchronize_session=False)
-    )
-
-
 def _replay(charge: ChargeRow, title_id: str) -> ChargeRow:
     if charge.title_id != title_id:
         raise Conflict(None, "Idempotency-Key already used for another title",
@@ -100,9 +88,10 @@ def _replay(charge: ChargeRow, title_id: str) -> ChargeRow:
 def rent_title(
     session: Session, order: OrderRow, title_id: str, idempotency_key: str, now: datetime
 ) -> tuple[ChargeRow, bool]:
-    """Rent `title_id` for the customer of `order` (an active subscription): (charge, created)."""
+    """Rent `title_id` for the customer of `order` (an active subscription whose service row the
+    caller holds with `inventory.lock_service`, so two rentals of one customer never both see
+    "not rented yet"): (charge, created)."""
     customer, key = order.customer, key_for(order.customer, idempotency_key)
-    _serialise(session, order)
     existing = billing.charge_by_key(session, key)
     if existing is not None and existing.state == "rated":
         return _replay(existing, title_id), False

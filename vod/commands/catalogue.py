@@ -226,25 +226,17 @@ def serve_cmd(
 
 
 def _auth_mode(no_auth: bool, host: str) -> Any:
-    """NO_AUTH for `--no-auth` on a loopback host, else the JWKS verifier (ConfigError when
-    VOD_AUTH_JWKS is unset, naming it)."""
+    """NO_AUTH for `--no-auth` on a loopback host, else None: create_app verifies tokens
+    against VOD_AUTH_JWKS (a ConfigError naming it when unset)."""
     from api.auth import NO_AUTH
-    from auth.verify import TokenVerifier, is_loopback
+    from auth.verify import is_loopback
 
-    if no_auth:
-        if not is_loopback(host):
-            raise click.UsageError(f"--no-auth serves on loopback only, not on {host}")
-        click.echo("WARNING: --no-auth: every caller is an operator (loopback only)", err=True)
-        return NO_AUTH
-    verifier = TokenVerifier.from_settings()
-    if verifier is None:
-        raise ConfigError(
-            "VOD_AUTH_JWKS",
-            "the API needs bearer-token verification: export VOD_AUTH_JWKS=$(vod auth init "
-            "--print-jwks-path) for the development issuer, or point it at your identity "
-            "provider's JWKS; --no-auth serves a loopback-only trial",
-        )
-    return verifier
+    if not no_auth:
+        return None
+    if not is_loopback(host):
+        raise click.UsageError(f"--no-auth serves on loopback only, not on {host}")
+    click.echo("WARNING: --no-auth: every caller is an operator (loopback only)", err=True)
+    return NO_AUTH
 
 
 if __name__ == "__main__":
