@@ -29,6 +29,7 @@ SCHEME_SETS = frozenset({"cenc", "cbcs"})  # `--scheme both` writes one folder p
 SHARED_DIRS = frozenset({"subs"})  # sidecar subtitles: every session gets them
 _URI_ATTR = re.compile(r'URI="([^"]*)"')
 _KEY_TAGS = ("#EXT-X-KEY:", "#EXT-X-SESSION-KEY:")
+_URI_TAGS = ("#EXT-X-I-FRAME-STREAM-INF:", "#EXT-X-IMAGE-STREAM-INF:", "#EXT-X-MEDIA:")
 _KEYID = re.compile(r"^0[xX]([0-9a-fA-F]{32})$")
 _HEX_KID = re.compile(r"^[0-9a-fA-F]{32}$")
 MPD_NS = "urn:mpeg:dash:schema:mpd:2011"
@@ -57,8 +58,9 @@ def _allowed(uri: str, allowed: frozenset[str]) -> bool:
 
 
 def filter_hls_master(text: str, allowed: frozenset[str]) -> str:
-    """The master playlist without variants, I-frame playlists and renditions (EXT-X-MEDIA)
-    outside `allowed`. Everything else (session keys, comments, order) is kept verbatim."""
+    """The master playlist without variants, I-frame and image (thumbnail) playlists and
+    renditions (EXT-X-MEDIA) outside `allowed`. Everything else (session keys, comments,
+    order) is kept verbatim."""
     lines = text.splitlines()
     drop: set[int] = set()
     for i, line in enumerate(lines):
@@ -66,7 +68,7 @@ def filter_hls_master(text: str, allowed: frozenset[str]) -> str:
             j = _uri_line(lines, i)
             if j is not None and not _allowed(lines[j].strip(), allowed):
                 drop.update((i, j))
-        elif line.startswith(("#EXT-X-I-FRAME-STREAM-INF:", "#EXT-X-MEDIA:")):
+        elif line.startswith(_URI_TAGS):
             m = _URI_ATTR.search(line)
             if m and not _allowed(m.group(1), allowed):
                 drop.add(i)

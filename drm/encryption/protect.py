@@ -23,6 +23,9 @@ from pipeline.media.presentation import Track
 from pipeline.mp4.base import parse_box
 
 SCHEMES = ("cenc", "cbcs", "both")
+# Sidecar subtitles and scrubbing thumbnails stay clear (players draw them themselves); the
+# origin serves them only under the title's token.
+CLEAR_KINDS = ("text", "image")
 
 
 def parse_systems(value: str) -> list[str]:
@@ -106,7 +109,7 @@ class Protection:
         return self.key_for(track.kind, track.height)
 
     def hls_key_lines(self, track: Track) -> list[str]:
-        if track.kind == "text":
+        if track.kind in CLEAR_KINDS:
             return []
         key = self.track_key(track)
         scheme = self.hls_scheme()
@@ -119,7 +122,7 @@ class Protection:
         lines: list[str] = []
         seen: set[bytes] = set()
         for track in tracks:
-            if track.kind == "text":
+            if track.kind in CLEAR_KINDS:
                 continue
             key = self.track_key(track)
             if key.kid in seen:
@@ -136,7 +139,7 @@ class Protection:
         return lines
 
     def dash_content_protection(self, track: Track) -> list[etree._Element]:
-        if track.kind == "text":
+        if track.kind in CLEAR_KINDS:
             return []
         key = self.track_key(track)
         return dash_content_protection(

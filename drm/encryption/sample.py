@@ -126,8 +126,12 @@ def parse_senc(senc: Box, iv_size: int) -> list[SampleAuxInfo]:
         pos += iv_size
         subs: tuple[Subsample, ...] = ()
         if use_subsamples:
+            if pos + 2 > len(data):
+                raise ValueError("senc entries are truncated")
             (count,) = _U16.unpack_from(data, pos)
             pos += 2
+            if pos + 6 * count > len(data):
+                raise ValueError("senc entries are truncated")
             subs = tuple(_SUBSAMPLE.unpack_from(data, pos + 6 * k) for k in range(count))
             pos += 6 * count
         if len(iv) != iv_size or pos > len(data):

@@ -17,6 +17,7 @@ from pathlib import Path
 from core.errors import TranscodeError
 from pipeline.encode.audio_cmd import align_chain, audio_graph
 from pipeline.encode.chunks import Chunk
+from pipeline.encode.thumbnail_cmd import thumbnail_chains, thumbnail_output_args
 from pipeline.media.info import MediaInfo, VideoStream
 from pipeline.media.plan import AudioRendition, Plan, VideoRung
 
@@ -54,7 +55,7 @@ def build_transcode_command(
     argv = _global_args(plan, input_args=["-copyts"])  # input times: see build_filter_graph
     graphs: list[str] = []
     labels: dict[str, str] = {}
-    if plan.video:
+    if plan.video or plan.thumbnails:
         graph, labels = build_filter_graph(plan, media)
         graphs.append(graph)
     joined: dict[str, str] = {}  # renditions made of joined mono tracks need the complex graph
@@ -70,6 +71,9 @@ def build_transcode_command(
     for rendition in plan.audio:
         argv += audio_output_args(rendition, plan.duration, label=joined.get(rendition.name))
         argv.append(str(outputs[rendition.name]))
+    for thumbs in plan.thumbnails:
+        argv += thumbnail_output_args(thumbs, labels[thumbs.name])
+        argv.append(str(outputs[thumbs.name]))
     return argv, outputs
 
 
@@ -111,6 +115,7 @@ def build_chunk_command(
     gops = round(chunk.start / plan.gop_seconds)
     if abs(gops * plan.gop_seconds - chunk.start) > 1e-6:
         raise TranscodeError(plan.source, f"chunk {chunk.index} does not start on a GOP boundary")
+    plan = plan.model_copy(update={"thumbnails": []})  # made by a part of their own
     outputs = chunk_output_paths(plan, chunk, out_dir)
     read_from = max(0.0, chunk.start - CHUNK_MARGIN_SECONDS)
     seek = ["-accurate_seek", "-ss", _num(read_from)]
@@ -136,11 +141,13 @@ def chunk_output_paths(plan: Plan, chunk: Chunk, out_dir: Path) -> dict[str, Pat
 
 
 def output_paths(plan: Plan, out_dir: Path) -> dict[str, Path]:
-    """Where each rendition is written: out_dir/<name>.mp4."""
+    """Where each rendition is written: out_dir/<name>.mp4 (thumbnails: <name>.mjpeg)."""
     names = [r.name for r in plan.video] + [a.name for a in plan.audio]
-    if len(set(names)) != len(names):
-        raise TranscodeError(plan.source, f"rendition names are not unique: {names}")
-    return {name: Path(out_dir) / f"{name}.mp4" for name in names}
+    thumbs = [t.name for t in plan.thumbnails]
+    if len(set(names + thumbs)) != len(names + thumbs):
+        raise TranscodeError(plan.source, f"rendition names are not unique: {names + thumbs}")
+    paths = {name: Path(out_dir) / f"{name}.mp4" for name in names}
+    return paths | {name: Path(out_dir) / f"{name}.mjpeg" for name in thumbs}
 
 
 def gop_frames(gop_seconds: float, rate: Fraction) -> int:
@@ -221,12 +228,19 @@ def build_filter_graph(
     head = node(head, first + ([deinterlace] if deinterlace else []))
     field_rate = plan.deinterlace == "send_field"  # frame rate doubled: fps always follows
 
+    rung_number = itertools.count()
     by_rate: dict[Fraction, list[VideoRung]] = {}
     for rung in plan.video:
         by_rate.setdefault(parse_rate(rung.frame_rate), []).append(rung)
 
     out_labels: dict[str, str] = {}
-    for (rate, rungs), rate_in in zip(by_rate.items(), fan_out(head, len(by_rate)), strict=True):
+    branches = fan_out(head, len(by_rate) + bool(plan.thumbnails))
+    if plan.thumbnails:  # the last branch: scrubbing thumbnails from the same decode
+        more, out_labels = thumbnail_chains(
+            plan.thumbnails, branches.pop(), lambda: f"[n{next(counter)}]", TONEMAP_CHAIN
+        )
+        chains += more
+    for (rate, rungs), rate_in in zip(by_rate.items(), branches, strict=True):
         keep = _same_rate(source, rate) and not field_rate
         filters = [] if keep else [f"fps={_fmt_rate(rate)}"]
         bounds = [
@@ -244,7 +258,7 @@ def build_filter_graph(
             group_head = node(group_in, [TONEMAP_CHAIN] if group[0].tonemap else [])
             for rung, rung_in in zip(group, fan_out(group_head, len(group)), strict=True):
                 pix_fmt = "yuv420p10le" if rung.profile == "main10" else "yuv420p"
-                label = f"[v{len(out_labels)}]"
+                label = f"[v{next(rung_number)}]"
                 chains.append(
                     f"{rung_in}scale={rung.width}:{rung.height},setsar=1,format={pix_fmt}{label}"
                 )

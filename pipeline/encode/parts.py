@@ -27,6 +27,7 @@ from pipeline.media.info import MediaInfo
 from pipeline.media.plan import Plan
 
 AUDIO_PART = "audio"
+THUMBNAILS_PART = "thumbnails"
 # {"name": str, "kind": "video" | "chunk" | "audio", "renditions": [name, ...],
 #  "chunk": Chunk as a dict (chunk parts only)}; plain JSON so it can ride in a task message.
 Part = dict[str, Any]
@@ -34,7 +35,8 @@ Part = dict[str, Any]
 
 def plan_parts(plan: Plan, chunk_seconds: float | None = None) -> list[Part]:
     """The independent encodes for `plan`: a part per video rung, or with `chunk_seconds` a
-    part per chunk of all rungs (when the title is long enough for two); then all audio."""
+    part per chunk of all rungs (when the title is long enough for two); then all audio.
+    Thumbnails ride with the first rung (one decode for both); chunked, they get a part."""
     chunks = []
     if chunk_seconds and plan.video:
         chunks = plan_chunks(plan.duration, plan.gop_seconds, plan.segment_seconds, chunk_seconds)
@@ -47,6 +49,11 @@ def plan_parts(plan: Plan, chunk_seconds: float | None = None) -> list[Part]:
         ]  # fmt: skip
     else:
         parts = [{"name": name, "kind": "video", "renditions": [name]} for name in rungs]
+    thumbs = [t.name for t in plan.thumbnails]
+    if thumbs and parts and len(chunks) <= 1:  # same decode as the first rung
+        parts[0]["renditions"] += thumbs
+    elif thumbs:
+        parts.append({"name": THUMBNAILS_PART, "kind": "video", "renditions": thumbs})
     if plan.audio:
         names = [a.name for a in plan.audio]
         parts.append({"name": AUDIO_PART, "kind": "audio", "renditions": names})
@@ -60,9 +67,11 @@ def part_plan(plan: Plan, part: Part) -> Plan:
         update={
             "video": [r for r in plan.video if r.name in wanted],
             "audio": [a for a in plan.audio if a.name in wanted],
+            "thumbnails": [t for t in plan.thumbnails if t.name in wanted],
         }
     )
     found = {r.name for r in sub.video} | {a.name for a in sub.audio}
+    found |= {t.name for t in sub.thumbnails}
     if found != wanted:
         missing = ", ".join(sorted(wanted - found))
         raise TranscodeError(

@@ -17,6 +17,7 @@ from typing import IO
 from core.errors import TranscodeError
 from pipeline.encode.ffmpeg_cmd import build_transcode_command
 from pipeline.encode.progress import ProgressCallback, ProgressTracker
+from pipeline.encode.thumbnails import fit_budget
 from pipeline.media.info import MediaInfo
 from pipeline.media.plan import Plan
 
@@ -33,7 +34,8 @@ def transcode(
     preset: str = "veryfast",
     media: MediaInfo | None = None,
 ) -> dict[str, Path]:
-    """Encode every rendition of `plan` into out_dir/<name>.mp4; returns name -> path.
+    """Encode every rendition of `plan` into out_dir/<name>.mp4 (thumbnail sets: <name>.mjpeg,
+    held to their byte budget); returns name -> path.
 
     `media` (the probe result) lets the command skip filters the source does not need and
     deinterlace interlaced sources; without it the output is still correct.
@@ -50,6 +52,8 @@ def transcode(
     for name, path in outputs.items():
         if not path.is_file() or path.stat().st_size == 0:
             raise TranscodeError(plan.source, f"ffmpeg wrote no output for {name} ({path})")
+    for thumbs in plan.thumbnails:
+        fit_budget(outputs[thumbs.name], thumbs)
     return outputs
 
 

@@ -5,13 +5,15 @@ profile would promise conformance we do not check). One SegmentTemplate + Segmen
 Representation, with title-relative URIs ("v720/init.mp4", "v720/$Number$.m4s"), so audio and
 video keep their own exact timelines. Adaptation sets: one per video codec family, one per
 audio (language, codec family, channel count) — only seamlessly switchable renditions share a
-set — and one per text track. Roles: the set holding the title's default audio is "main", the
-other audio sets "alternate"; video is "main", text "subtitle".
+set — one per text track and one per thumbnail size (`_image_set`). Roles: the set holding
+the title's default audio is "main", the other audio sets "alternate"; video is "main", text
+"subtitle".
 """
 
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from fractions import Fraction
@@ -27,6 +29,7 @@ from pipeline.manifest.common import (
     is_dolby,
     iso_duration,
 )
+from pipeline.manifest.images import layout
 from pipeline.media.presentation import Presentation, Segment, Track
 
 __all__ = ["write_mpd", "iso_duration", "segment_timeline", "NSMAP", "ContentProtectionHook"]
@@ -41,6 +44,7 @@ ROLE_SCHEME = "urn:mpeg:dash:role:2011"
 MPEG_CHANNELS = "urn:mpeg:dash:23003:3:audio_channel_configuration:2011"
 DOLBY_CHANNELS = "tag:dolby.com,2014:dash:audio_channel_configuration:2011"
 DOLBY_EC3_EXTENSION = "tag:dolby.com,2018:dash:EC3_ExtensionType:2018"  # value JOC: Atmos
+THUMBNAIL_SCHEME = "http://dashif.org/thumbnail_tile"
 TEXT_BANDWIDTH = 256  # nominal: a sidecar is fetched once, the number only has to be valid
 
 # Dolby channel masks (ETSI TS 102 366 Annex E: L=0x8000 C R Ls Rs ... LFE=0x0001) for the
@@ -71,7 +75,7 @@ def write_mpd(p: Presentation, *, content_protection: ContentProtectionHook | No
     root.set("minBufferTime", "PT2S")
     period = _sub(root, "Period", id="0", start="PT0S")
 
-    next_id = iter(range(10_000))
+    next_id = itertools.count()
     for tracks in _video_sets(p.of_kind("video")):
         _video_set(period, next(next_id), tracks, content_protection)
     main = default_audio(p)
@@ -80,6 +84,8 @@ def write_mpd(p: Presentation, *, content_protection: ContentProtectionHook | No
         _audio_set(period, next(next_id), tracks, role, content_protection)
     for t in p.of_kind("text"):
         _text_set(period, next(next_id), t)
+    for t in p.of_kind("image"):
+        _image_set(period, next(next_id), t)
 
     etree.cleanup_namespaces(root, top_nsmap=NSMAP, keep_ns_prefixes=["cenc", "mspr", "dashif"])
     body = etree.tostring(root, encoding="unicode", pretty_print=True)
@@ -227,6 +233,40 @@ def _protection(
             aset.append(copy.deepcopy(e))
         return {}
     return per_track
+
+
+def _image_set(period: etree._Element, set_id: int, t: Track) -> None:
+    """Thumbnails per DASH-IF IOP 6.2.6: the Representation's size is the whole tile image,
+    the thumbnail_tile property its grid, and the template's @duration the time one image
+    covers (players divide it by the grid to place each thumbnail; no timeline, whose shorter
+    last entry would squeeze the last image's thumbnails)."""
+    columns, rows = layout(t)
+    seconds = (t.tile_seconds or 0) * columns * rows
+    aset = _sub(
+        period,
+        "AdaptationSet",
+        id=str(set_id),
+        contentType="image",
+        mimeType="image/jpeg",
+    )
+    rep = _sub(
+        aset,
+        "Representation",
+        id=t.id,
+        bandwidth=str(_bandwidth(t)),
+        width=str((t.width or 0) * columns),
+        height=str((t.height or 0) * rows),
+    )
+    # on the Representation, as in DASH-IF's examples: shaka-player looks nowhere else
+    _sub(rep, "EssentialProperty", schemeIdUri=THUMBNAIL_SCHEME, value=f"{columns}x{rows}")
+    _sub(
+        rep,
+        "SegmentTemplate",
+        media=t.segment_template or f"{t.id}/$Number$.jpg",
+        duration=str(round(seconds * t.timescale)),
+        timescale=str(t.timescale),
+        startNumber=str(t.segments[0].number if t.segments else 1),
+    )
 
 
 # --- segments ----------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """HLS playlists (RFC 8216, fMP4) written from the measured Presentation: text in, text out.
 
-Layout: master.m3u8, <id>.m3u8 and <id>_iframes.m3u8 at the top of the title directory, so
+Layout: master.m3u8, <id>.m3u8 and <id>_iframes.m3u8 (thumbnails: <id>.m3u8 image playlists,
+see `images`) at the top of the title directory, so
 every URI inside is the Presentation's own title-relative URI ("v720/3.m4s").
 
 Choices: EXT-X-VERSION 7 everywhere (EXT-X-MAP in a non-I-frame playlist needs 6);
@@ -24,6 +25,7 @@ from pipeline.manifest.common import (
     peak_bitrate,
     target_duration,
 )
+from pipeline.manifest.images import image_playlist, image_playlist_name, image_stream_inf
 from pipeline.media.presentation import Presentation, Track
 
 VERSION = 7
@@ -58,6 +60,9 @@ def write_hls(
     for t in p.tracks:
         if t.kind == "text":
             out[playlist_name(t)] = subtitle_playlist(t, _title_seconds(p))
+            continue
+        if t.kind == "image":
+            out[image_playlist_name(t)] = image_playlist(t, VERSION)
             continue
         out[playlist_name(t)] = media_playlist(t, key_lines=keys_for(t))
         if t.kind == "video" and t.key_frames:
@@ -105,6 +110,10 @@ def master_playlist(p: Presentation, *, session_key_lines: Sequence[str] = ()) -
     if iframes:
         lines.append("")
         lines += [_iframe_stream_line(v) for v in sorted(iframes, key=_iframe_peak)]
+    images = p.of_kind("image")
+    if images:
+        lines.append("")
+        lines += [image_stream_inf(t) for t in images]
     return "\n".join(lines) + "\n"
 
 

@@ -37,6 +37,30 @@ class AudioRendition(BaseModel):
     offset: float = 0.0  # seconds the source audio starts after the picture (negative: before)
 
 
+class ThumbnailSet(BaseModel):
+    """Scrubbing thumbnails of one size, packed into JPEG tile images (`columns` x `rows`)."""
+
+    name: str  # unique and file-name safe, e.g. "thumbs320x180"
+    width: int  # one thumbnail, as displayed (square pixels; portrait sources stay portrait)
+    height: int
+    interval: float  # seconds between thumbnails: whole GOPs, so each sits on an IDR time
+    columns: int
+    rows: int
+    count: int  # thumbnails in the title: ceil(duration / interval)
+    jpeg_qscale: int = 5  # FFmpeg mjpeg -q:v
+    max_image_bytes: int = 400 * 1024
+    tonemap: bool = False  # HDR source: thumbnails get the SDR rungs' tone-mapping
+    device_classes: list[str] = Field(default_factory=list)
+
+    @property
+    def per_image(self) -> int:
+        return self.columns * self.rows
+
+    @property
+    def images(self) -> int:
+        return -(-self.count // self.per_image)
+
+
 class Plan(BaseModel):
     source: str  # path of the mezzanine
     video_source_index: int | None  # None for an audio-only source (refused by ingest)
@@ -46,6 +70,7 @@ class Plan(BaseModel):
     duration: float  # seconds: the programme, i.e. the picture's; every track ends here
     video: list[VideoRung] = Field(default_factory=list)
     audio: list[AudioRendition] = Field(default_factory=list)
+    thumbnails: list[ThumbnailSet] = Field(default_factory=list)
     video_start: float = 0.0  # the picture's first timestamp in the input: shifted to 0
     deinterlace: str | None = None  # "send_field" (keep the field rate) | "send_frame"
     notes: list[str] = Field(default_factory=list)  # what the plan does to the source, and why

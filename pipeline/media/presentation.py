@@ -31,8 +31,8 @@ class KeyFrame(BaseModel):
 
 class Track(BaseModel):
     id: str  # rendition name, unique in the title, file-name safe
-    kind: Literal["video", "audio", "text"]
-    codecs: str  # RFC 6381 string from the bitstream: "avc1.64001f", "mp4a.40.2", "ec-3", "wvtt"
+    kind: Literal["video", "audio", "text", "image"]
+    codecs: str  # RFC 6381 string: "avc1.64001f", "mp4a.40.2", "ec-3", "wvtt"; "jpeg" (image)
     timescale: int = 1
     init_uri: str | None = None  # "v720p3000/init.mp4"; None for text
     segment_template: str | None = None  # "v720p3000/$Number$.m4s"
@@ -40,7 +40,7 @@ class Track(BaseModel):
     key_frames: list[KeyFrame] = Field(default_factory=list)
     bandwidth: int = 0  # bits/s, measured peak over segments
     average_bandwidth: int = 0  # bits/s, measured average over the track
-    # video
+    # video; image: one thumbnail (a tile image holds tile_layout of them)
     width: int | None = None
     height: int | None = None
     frame_rate: str | None = None  # "30", "30000/1001"
@@ -54,6 +54,9 @@ class Track(BaseModel):
     default: bool = False
     # text: one WebVTT file for the whole title
     uri: str | None = None  # "subs/en.vtt"
+    # image (scrubbing thumbnails): each segment is one JPEG tile image
+    tile_layout: str | None = None  # "COLSxROWS"
+    tile_seconds: float | None = None  # time one thumbnail covers
 
     @property
     def duration_seconds(self) -> float:

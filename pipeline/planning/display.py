@@ -46,6 +46,21 @@ def plan_tables(plan: Plan) -> list[Table]:
                 ", ".join(a.device_classes),
             )
         tables.append(audio)
+    if plan.thumbnails:
+        thumbs = Table(title=f"Thumbnails ({len(plan.thumbnails)})")
+        for column in ("name", "size", "every", "grid", "images", "jpeg q", "classes"):
+            thumbs.add_column(column)
+        for t in plan.thumbnails:
+            thumbs.add_row(
+                t.name,
+                f"{t.width}x{t.height}",
+                f"{t.interval:g} s",
+                f"{t.columns}x{t.rows}",
+                str(t.images),
+                str(t.jpeg_qscale),
+                ", ".join(t.device_classes),
+            )
+        tables.append(thumbs)
     return tables
 
 
@@ -55,14 +70,15 @@ def format_plan(plan: Plan, width: int = 110) -> str:
     console = Console(file=buffer, width=width, color_system=None, force_terminal=False)
     console.print(
         f"{plan.source}: {plan.duration:.2f} s, classes {', '.join(plan.device_classes)}, "
-        f"GOP {plan.gop_seconds:g} s, segments {plan.segment_seconds:g} s"
+        f"GOP {plan.gop_seconds:g} s, segments {plan.segment_seconds:g} s",
+        markup=False,
     )
     for table in plan_tables(plan):
         console.print(table)
     for note in plan.notes:
-        console.print(f"note: {note}", highlight=False, soft_wrap=True)
+        console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
     for warning in plan.warnings:
-        console.print(f"warning: {warning}", highlight=False, soft_wrap=True)
+        console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     return buffer.getvalue()
 
 

@@ -70,6 +70,33 @@ class SurroundAudio(_Strict):
     bitrate_kbps: int = Field(gt=0, le=1536)
 
 
+class ThumbnailSize(_Strict):
+    """A 16:9 reference box for one thumbnail; planning fits it to the source like a rung."""
+
+    width: int = Field(gt=0, le=1920)
+    height: int = Field(gt=0, le=1080)
+
+    @field_validator("width", "height")
+    @classmethod
+    def _even(cls, value: int) -> int:
+        if value % 2:
+            raise ValueError("must be even (4:2:0 chroma needs even dimensions)")
+        return value
+
+
+class Thumbnails(_Strict):
+    """Scrubbing thumbnails: one picture every `interval_seconds` (rounded to whole GOPs), packed
+    `columns` x `rows` to a JPEG tile image; `jpeg_qscale` is FFmpeg's mjpeg -q:v (2 best,
+    31 smallest); an image above `max_image_kb` is re-encoded smaller until it fits."""
+
+    interval_seconds: float = Field(default=2.0, gt=0, le=60)
+    sizes: list[ThumbnailSize] = Field(min_length=1, max_length=4)
+    columns: int = Field(default=5, ge=1, le=20)
+    rows: int = Field(default=5, ge=1, le=20)
+    jpeg_qscale: int = Field(default=5, ge=2, le=31)
+    max_image_kb: int = Field(default=400, ge=8, le=20_000)
+
+
 class Ladder(_Strict):
     device_class: str
     description: str | None = None
@@ -81,11 +108,12 @@ class Ladder(_Strict):
     rungs: list[Rung] = Field(min_length=1)
     audio: StereoAudio
     surround: SurroundAudio | None = None
+    thumbnails: Thumbnails | None = None
 
     @field_validator("device_class")
     @classmethod
     def _class_name(cls, value: str) -> str:
-        if not _CLASS_NAME.match(value):
+        if not _CLASS_NAME.fullmatch(value):
             raise ValueError("must be lower-case letters, digits, '-' or '_' (max 32)")
         return value
 
@@ -132,7 +160,7 @@ def available_classes() -> list[str]:
 def load_ladder(device_class: str) -> Ladder:
     """The bundled ladder for `device_class`; LadderError lists the known classes if unknown."""
     known = available_classes()
-    if device_class not in known or not _CLASS_NAME.match(device_class):
+    if device_class not in known or not _CLASS_NAME.fullmatch(device_class):
         raise LadderError(
             None, f"unknown device class {device_class!r}; available: {', '.join(known)}"
         )

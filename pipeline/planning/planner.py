@@ -49,6 +49,7 @@ from pipeline.planning.picture import (
     picture_notes,
     source_frame_rate,
 )
+from pipeline.planning.thumbnails import plan_thumbnails
 
 __all__ = ["format_plan", "output_frame_rate", "plan", "plan_tables", "source_frame_rate"]
 
@@ -116,6 +117,7 @@ def plan(
         deinterlace=mode,
         notes=picture_notes(video, mode, rates) + map_notes + audio.notes,
         warnings=map_warnings + audio.warnings,
+        thumbnails=plan_thumbnails(video, duration, chosen, classes, gop_seconds=gop_seconds),
     )
 
 

@@ -56,7 +56,8 @@ ENTRY_POINTS = ("master.m3u8", "manifest.mpd")  # uploaded last, in this order
 TYPES: dict[str, tuple[str, str]] = {  # suffix -> (Content-Type, Cache-Control)
     ".m4s": ("video/iso.segment", IMMUTABLE),
     ".mp4": ("video/mp4", IMMUTABLE),
-    ".vtt": ("text/vtt", SUBTITLES),
+    ".vtt": ("text/vtt", SUBTITLES),  # also the thumbnail storyboard
+    ".jpg": ("image/jpeg", IMMUTABLE),  # thumbnail tile images
     ".m3u8": ("application/vnd.apple.mpegurl", SHORT),
     ".mpd": ("application/dash+xml", SHORT),
 }

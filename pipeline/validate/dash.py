@@ -20,9 +20,14 @@ from mpegdash.utils import parse_child_nodes
 from core.xml_safety import DoctypeRefused, NotWellFormed, parse_xml
 from pipeline.validate.fetch import FetchError, resolve
 from pipeline.validate.hls import StatsLookup, frame_seconds, pct, within
+from pipeline.validate.images import ImageTrack, dash_image_track
 from pipeline.validate.media import MediaError, MediaStore, analyze_segment, report_fetch_error
 from pipeline.validate.model import Sink
 
+THUMBNAIL_SCHEMES = (
+    "http://dashif.org/thumbnail_tile",
+    "http://dashif.org/guidelines/thumbnail_tile",
+)
 MAX_SEGMENTS = 200_000  # per Representation: a hostile @r must not exhaust memory
 _TEMPLATE_VAR = re.compile(r"\$(RepresentationID|Number|Time|Bandwidth|SubNumber)?(%0\d+d)?\$")
 _DURATION = re.compile(
@@ -118,6 +123,7 @@ class DashTitle:
     mpd: str
     duration: float | None = None
     representations: list[Representation] = field(default_factory=list)
+    images: list[ImageTrack] = field(default_factory=list)
 
 
 def _first(items):
@@ -264,7 +270,9 @@ class DashChecker:
             template=tmpl["media"],
             base=base,
         )
-        if not tmpl.get("initialization"):
+        if kind == "image":  # thumbnails: JPEG tile images, no initialization segment
+            pass
+        elif not tmpl.get("initialization"):
             self.sink.add(
                 "dash.template",
                 uri,
@@ -290,7 +298,10 @@ class DashChecker:
             )
             r.segments.append(DashSegment(seg_uri, number, t, d))
         r.timeline = "timeline" in tmpl
-        self.title.representations.append(r)
+        if kind != "image":
+            self.title.representations.append(r)
+        elif (image := dash_image_track(uri, r, rep, aset, period_seconds, self.sink)) is not None:
+            self.title.images.append(image)
 
     def _entries(
         self, rep_id: str, tmpl: dict, timescale: int, period_seconds: float | None

@@ -85,6 +85,7 @@ class HlsTitle:
     subtitles: list[str] = field(default_factory=list)
     iframes: list[IFrameStream] = field(default_factory=list)
     playlists: dict[str, MediaPlaylist] = field(default_factory=dict)
+    image_streams: list[dict[str, str]] = field(default_factory=list)  # see `images`
 
     def media_playlists(self) -> list[MediaPlaylist]:
         """Audio/video playlists (not I-frame ones) with an init segment, in master order."""
@@ -178,6 +179,8 @@ class HlsChecker:
                     "hls.codecs", uri, f"variant {p.uri}: 'wvtt' in CODECS breaks Apple players"
                 )
         for line in text.splitlines():
+            if line.startswith("#EXT-X-IMAGE-STREAM-INF:"):
+                self.title.image_streams.append(attributes(line))
             if line.startswith("#EXT-X-I-FRAME-STREAM-INF:"):
                 attrs = attributes(line)
                 if "URI" not in attrs:

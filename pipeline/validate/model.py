@@ -59,6 +59,11 @@ CODES: dict[str, str] = {
     "hls.channels": "EXT-X-MEDIA CHANNELS does not match the audio stream",
     "dash.channels": "AudioChannelConfiguration does not match the audio stream",
     "dash.mixed_channels": "an AdaptationSet mixes audio channel configurations",
+    "image.declared": "a thumbnail track's declaration (layout, size, timing) is incomplete",
+    "image.tile": "a thumbnail tile image's size is not the declared grid x thumbnail size",
+    "image.decode": "a thumbnail tile image is not exactly one JPEG that decodes",
+    "image.timing": "a thumbnail tile image does not cover grid x thumbnail duration",
+    "image.coverage": "the thumbnails end before the title does",
 }
 
 

@@ -21,6 +21,7 @@ from pipeline.validate.av import check_av_timing, check_channels
 from pipeline.validate.dash import DashChecker
 from pipeline.validate.fetch import Fetcher, is_url, parent, resolve, to_url
 from pipeline.validate.hls import HlsChecker, frame_seconds
+from pipeline.validate.images import check_image_track, hls_image_track
 from pipeline.validate.media import MediaStore, SegmentInfo, TrackInfo, is_random_access_nal
 from pipeline.validate.model import CODES, RenditionStats, Report, Sink, Violation
 
@@ -146,6 +147,28 @@ def _run(
     for h in hls:
         for d in dash:
             _hls_vs_dash(sink, h, d, stats)
+    _images(media, sink, hls, dash, stats)
+
+
+def _images(
+    media: MediaStore,
+    sink: Sink,
+    hls: list[HlsChecker],
+    dash: list[DashChecker],
+    stats: dict[str, RenditionStats],
+) -> None:
+    """Thumbnail tracks of every manifest, against their tile images and the title's length
+    (the longest measured track, else what the MPD says)."""
+    longest = max((s.duration for s in stats.values()), default=None)
+    for h in hls:
+        for attrs in h.title.image_streams:
+            track = hls_image_track(h.master_uri, attrs, media.fetcher, sink)
+            if track is not None:
+                check_image_track(track, longest, media.fetcher, sink, decode=media.decode)
+    for d in dash:
+        for track in d.title.images:
+            seconds = longest if longest is not None else d.title.duration
+            check_image_track(track, seconds, media.fetcher, sink, decode=media.decode)
 
 
 def _stats(
@@ -259,21 +282,21 @@ def _hls_vs_dash(
     # set and DASH from a cenc set (`--scheme both`) is compared rendition by rendition.
     hls = {_rendition_of(pl.init): pl for pl in h.title.media_playlists() if pl.init}
     dash = {_rendition_of(r.init): r for r in d.title.representations if r.init}
-    for init in hls.keys() - dash.keys():
+    for init in sorted(hls.keys() - dash.keys()):
         sink.add(
             "align.hls_dash",
             hls[init].uri,
             f"the track of this playlist ({sink_display(h, hls[init].init)}) is not in "
             f"{sink_display(h, d.mpd_uri)}",
         )
-    for init in dash.keys() - hls.keys():
+    for init in sorted(dash.keys() - hls.keys()):
         sink.add(
             "align.hls_dash",
             d.mpd_uri,
             f"Representation {dash[init].id} ({sink_display(h, dash[init].init)}) has no "
             "HLS playlist",
         )
-    for init in hls.keys() & dash.keys():
+    for init in sorted(hls.keys() & dash.keys()):
         pl, rep = hls[init], dash[init]
         label = f"HLS {sink_display(h, pl.uri)} vs DASH Representation {rep.id}"
         if len(pl.segments) != len(rep.segments):

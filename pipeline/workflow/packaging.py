@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from core.errors import PipelineError
 from pipeline.manifest.dash import write_mpd
 from pipeline.manifest.hls import write_hls
+from pipeline.manifest.images import STORYBOARD, storyboard_vtt
 from pipeline.media.plan import Plan
 from pipeline.media.presentation import Presentation, Track
 from pipeline.package.packager import package_track
@@ -161,6 +162,10 @@ def write_manifests(
     for name, text in playlists.items():
         (title_dir / name).write_text(text, encoding="utf-8")
     (title_dir / "manifest.mpd").write_text(mpd, encoding="utf-8")
+    images = hls.of_kind("image")
+    if images:  # the smallest thumbnails, for players that read a storyboard
+        board = storyboard_vtt(min(images, key=lambda t: t.width or 0), hls.duration)
+        (title_dir / STORYBOARD).write_text(board, encoding="utf-8")
 
 
 def check_valid(title_dir: Path) -> None:

@@ -129,6 +129,14 @@ def _rendition(t: Track) -> dict[str, Any]:
             bandwidth=t.bandwidth,
             average_bandwidth=t.average_bandwidth,
         )
+    elif t.kind == "image":
+        out.update(
+            width=t.width,
+            height=t.height,
+            tile_layout=t.tile_layout,
+            tile_seconds=t.tile_seconds,
+            bandwidth=t.bandwidth,
+        )
     else:
         out.update(language=t.language, uri=t.uri)
     if t.segments:

@@ -24,6 +24,7 @@ from pipeline.encode.transcode import transcode
 from pipeline.media.info import MediaInfo
 from pipeline.media.plan import Plan
 from pipeline.media.presentation import Presentation
+from pipeline.package.thumbnails import package_thumbnails
 from pipeline.planning.planner import plan as make_plan
 from pipeline.storage.publish import Destination, Published, check_destination, publish_title
 from pipeline.workflow.packaging import (
@@ -167,22 +168,28 @@ def package_title(
     before_validate: Callable[[], None] | None = None,
 ) -> Presentation:
     """Encoded renditions (a file, or chunk files in order, per rendition) into a validated
-    title in `title_dir`: keys, CMAF segments, text tracks, HLS + DASH manifests, validation.
+    title in `title_dir`: keys, CMAF segments, text tracks, thumbnails, HLS + DASH manifests
+    (and the WebVTT storyboard), validation.
     `protection` has its keys already (`load_keys`). Returns the HLS presentation."""
     clock = clock or Clock()
     report = report or (lambda stage, fraction: None)
-    missing = [r.name for r in [*plan.video, *plan.audio] if r.name not in outputs]
+    missing = [
+        r.name for r in [*plan.video, *plan.audio, *plan.thumbnails] if r.name not in outputs
+    ]
     if missing:
         raise PipelineError(title_dir, f"no encoded file for {', '.join(missing)}", stage="package")
     title_dir.mkdir(parents=True, exist_ok=True)
     with clock.stage("package"):
         text_tracks = write_text_tracks(title_dir, list(texts))
         sets = package_sets(plan, dict(outputs), title_dir, report, protection)  # type: ignore[arg-type]
+        # thumbnails reach the end of the longest track (audio may end a frame after the picture)
+        longest = max(t.duration_seconds for tracks in sets.values() for t in tracks)
+        image_tracks = package_thumbnails(plan.thumbnails, outputs, title_dir, longest)  # type: ignore[arg-type]
     by_scheme = {
         scheme: Presentation(
             title_id=title_id,
             segment_seconds=plan.segment_seconds,
-            tracks=tracks + text_tracks,
+            tracks=tracks + text_tracks + image_tracks,
             duration=max(t.duration_seconds for t in tracks),
         )
         for scheme, tracks in sets.items()

@@ -61,7 +61,7 @@ def test_manifests_parse_and_describe_every_rendition(sample_title: dict) -> Non
     mpd = MPEGDASHParser.parse(str(title / "manifest.mpd"))
     sets = mpd.periods[0].adaptation_sets
     kinds = sorted(a.content_type for a in sets)
-    assert kinds == ["audio", "text", "video"]
+    assert kinds == ["audio", "image", "text", "video"]  # image: scrubbing thumbnails
     vset = next(a for a in sets if a.content_type == "video")
     assert len(vset.representations) == len(video)
 

@@ -31,7 +31,7 @@ from tests.support.common import run_vod
 from tests.support.player_harness import PlayerSession
 from tests.support.s3_server import s3_env
 
-MEDIA = (".m4s", ".mp4", ".vtt")
+MEDIA = (".m4s", ".mp4", ".vtt", ".jpg")
 ENTRY = ("master.m3u8", "manifest.mpd")
 VTT = "WEBVTT\n\n00:00.000 --> 00:01.500\nHello from S3\n"
 
@@ -122,7 +122,9 @@ def test_every_object_has_type_and_cache_control(
         ".m4s": ("video/iso.segment", IMMUTABLE),
         ".mp4": ("video/mp4", IMMUTABLE),
         ".vtt": ("text/vtt", SUBTITLES),
+        ".jpg": ("image/jpeg", IMMUTABLE),
     }
+    assert any(k.endswith(".jpg") for k in keys)  # thumbnail tile images
     for rel, path in files.items():
         head = client.head_object(Bucket=bucket, Key=f"vod/titles/short/{rel}")
         assert (head["ContentType"], head["CacheControl"]) == expected[path.suffix], rel

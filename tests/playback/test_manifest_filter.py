@@ -23,6 +23,7 @@ KEY_LINE = '#EXT-X-SESSION-KEY:METHOD=SAMPLE-AES,URI="skd://k1",KEYFORMAT="ident
 MASTER = master_playlist(PRES, session_key_lines=[KEY_LINE])
 MPD = write_mpd(PRES).encode()
 NS = {"d": "urn:mpeg:dash:schema:mpd:2011"}
+THUMBS = "thumbs320x180"
 
 
 def _hls_ids(text: str) -> tuple[list[str], list[str]]:
@@ -104,3 +105,15 @@ def test_any_subset_leaves_exactly_that_subset(allowed: set[str]) -> None:
     assert set(variants) == set(iframes) == keep & set(VIDEO)
     assert set(_mpd_ids(filter_mpd(MPD, keep))) == keep
     assert len(LADDER) == len(VIDEO)
+
+
+def test_thumbnail_streams_follow_the_grant() -> None:
+    image = (
+        '#EXT-X-IMAGE-STREAM-INF:BANDWIDTH=15000,RESOLUTION=320x180,CODECS="jpeg",'
+        'URI="thumbs320x180.m3u8"'
+    )
+    master = MASTER + "\n" + image + "\n"
+    assert rendition_of("thumbs320x180/1.jpg") == rendition_of("thumbs320x180.m3u8") == THUMBS
+    assert rendition_of("thumbnails.vtt") is None  # the storyboard: under the title's token
+    assert image in filter_hls_master(master, frozenset({"v234p", "thumbs320x180"}))
+    assert image not in filter_hls_master(master, frozenset({"v234p"}))

@@ -214,7 +214,10 @@ def test_player_page_and_assets(base: str) -> None:
     assert status == 200
     assert headers["content-type"].startswith("text/html")
     scripts = re.findall(rb'src="(/_player/[^"]+)"', page)
-    assert scripts == [b"/_player/player.js"]
+    assert scripts == [b"/_player/seekbar.js", b"/_player/player.js"]
+    status, headers, seekbar = request(base, "/_player/seekbar.js")
+    assert status == 200 and headers["content-type"] == "application/javascript"
+    assert b"window.vodThumbnailAt" in seekbar
     status, headers, js = request(base, "/_player/player.js")
     assert status == 200 and headers["content-type"] == "application/javascript"
     assert b"window.vodStatus" in js

@@ -183,13 +183,21 @@ def title_files(title_dir: Path) -> list[str]:
 
 
 def assert_one_segment_set(title_dir: Path, summary: dict) -> None:
-    """Exactly init.mp4 + 1..N.m4s per rendition (N from the summary), nothing else."""
+    """Exactly init.mp4 + 1..N.m4s per rendition (N from the summary; thumbnails: 1..N.jpg),
+    the manifests and the thumbnail storyboard, nothing else."""
     for rendition in summary["renditions"]:
         folder = title_dir / rendition["id"]
-        expected = ["init.mp4"] + [f"{i}.m4s" for i in range(1, rendition["segments"] + 1)]
+        count = rendition["segments"]
+        if rendition["kind"] == "image":
+            expected = [f"{i}.jpg" for i in range(1, count + 1)]
+        else:
+            expected = ["init.mp4"] + [f"{i}.m4s" for i in range(1, count + 1)]
         assert sorted(p.name for p in folder.iterdir()) == sorted(expected), folder
     names = {p.name for p in title_dir.iterdir()}
-    assert names == {r["id"] for r in summary["renditions"]} | manifest_names(title_dir)
+    expected_names = {r["id"] for r in summary["renditions"]} | manifest_names(title_dir)
+    if any(r["kind"] == "image" for r in summary["renditions"]):
+        expected_names.add("thumbnails.vtt")
+    assert names == expected_names
 
 
 def manifest_names(title_dir: Path) -> set[str]:

@@ -77,11 +77,17 @@ def test_eager_chunked_job(eager: None, media_factory: MediaFactory, tmp_path: P
     assert submit(spec) == "queued"
     job = get_job(spec.job_id)
     assert job.state == "done", job.error
-    assert set(job.parts) == {"c00000", "c00001", "audio"}  # two 4 s chunks of every rung
+    # two 4 s chunks of every rung; thumbnails decode on their own when the rungs are chunked
+    assert set(job.parts) == {"c00000", "c00001", "thumbnails", "audio"}
     title_dir = tmp_path / "origin" / spec.title_id
     assert validate(title_dir).ok
     assert_one_segment_set(title_dir, job.summary)
-    assert {r["segments"] for r in job.summary["renditions"]} == {4}
+    media = [r for r in job.summary["renditions"] if r["kind"] != "image"]
+    assert {r["segments"] for r in media} == {4}
+    thumbs = [r for r in job.summary["renditions"] if r["kind"] == "image"]
+    assert [(r["id"], r["tile_layout"], r["segments"]) for r in thumbs] == [
+        ("thumbs320x180", "5x1", 1)  # 8 s at one per 2 s and the last picture held: 5, one row
+    ]
 
 
 def test_eager_job_from_and_to_s3(
@@ -276,7 +282,8 @@ def test_worker_killed_mid_encode_job_still_completes_once(
     title_dir = tmp_path / "origin" / job.spec.title_id
     assert validate(title_dir).ok
     assert_one_segment_set(title_dir, job.summary)
-    assert {r["segments"] for r in job.summary["renditions"]} == {2}  # 8 s at 6 s segments
+    media = [r for r in job.summary["renditions"] if r["kind"] != "image"]
+    assert {r["segments"] for r in media} == {2}  # 8 s at 6 s segments
     assert not (tmp_path / "origin" / ".staging").exists()
 
 

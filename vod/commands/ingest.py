@@ -82,6 +82,11 @@ def _print_summary(summary: dict[str, Any], location: str, origin: str, *, remot
             detail = f"{r['width']}x{r['height']} {r['bandwidth'] // 1000} kbps peak"
         elif r["kind"] == "audio":
             detail = f"{r['language']} {r['channels']} ch {r['bandwidth'] // 1000} kbps"
+        elif r["kind"] == "image":
+            detail = (
+                f"{r['width']}x{r['height']} every {r['tile_seconds']:g} s, "
+                f"{r['tile_layout']} per image"
+            )
         else:
             detail = r["language"]
         click.echo(f"  {r['kind']:5} {r['id']:<18} {r['codecs']:<14} {detail}")

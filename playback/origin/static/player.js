@@ -6,6 +6,8 @@
 //   cmcdInterval=S, cmcdHeaders=1 (request-mode CMCD in headers, not query args),
 //   heartbeat=URL, heartbeatEvery=S (POSTed while the page plays; playback sessions)
 // window.vodStatus is what tests read: {currentTime, error, ended, variants, ...}.
+// The seek bar under the video, with scrubbing-thumbnail previews, is seekbar.js
+// (window.vodThumbnailAt(t) for tests).
 (function () {
   'use strict';
 
@@ -155,6 +157,7 @@
       return;
     }
     listVariants();
+    VodSeekbar.use(VodSeekbar.shaka(player));
   }
 
   // ---- hls.js ---------------------------------------------------------------
@@ -344,6 +347,7 @@
     if (opts.heartbeatUrl) startHeartbeat(opts);
     await PLAYERS[player](url, opts);
     if (status.error) return;
+    if (player !== 'shaka') VodSeekbar.use(VodSeekbar.storyboard(url));
     status.state = 'loaded';
     if (opts.autoplay) {
       video.play().catch((err) => warn(`play() refused: ${err.message}`));
@@ -352,6 +356,7 @@
 
   video.muted = true;
   video.addEventListener('timeupdate', render);
+  VodSeekbar.attach(video, warn); // the seek bar and its thumbnail previews (seekbar.js)
   video.addEventListener('playing', () => { if (!status.error) status.state = 'playing'; render(); });
   video.addEventListener('ended', () => { status.ended = true; status.state = 'ended'; render(); });
   video.addEventListener('error', () => {
