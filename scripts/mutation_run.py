@@ -107,6 +107,7 @@ TARGETS: dict[str, list[str]] = {
         "tests/pipeline/test_fields_mutants.py",
         "tests/pipeline/test_base_mutants.py",
         "tests/pipeline/test_boxes_mutants.py",
+        "tests/pipeline/test_boxes_mutants_2.py",
         "tests/pipeline/test_reader_mutants.py",
         "tests/pipeline/test_mp4_audio_mutants.py",
         "tests/pipeline/test_codecs_mutants.py",
@@ -118,9 +119,13 @@ TARGETS: dict[str, list[str]] = {
     "pipeline/validate": [
         "tests/pipeline/validate/test_model_mutants.py",
         "tests/pipeline/validate/test_hls_mutants.py",
+        "tests/pipeline/validate/test_hls_mutants_2.py",
+        "tests/pipeline/validate/test_hls_mutants_3.py",
         "tests/pipeline/validate/test_dash_mutants.py",
+        "tests/pipeline/validate/test_dash_mutants_2.py",
         "tests/pipeline/validate/test_media_mutants.py",
         "tests/pipeline/validate/test_title_mutants.py",
+        "tests/pipeline/validate/test_title_mutants_2.py",
     ],
 }
 DEFAULT = [

@@ -38,4 +38,8 @@ def uniquify(names: list[str]) -> list[str]:
 def fps_label(frame_rate: str) -> str:
     """'30/1' -> '30', '30000/1001' -> '29.97' (rendition names and plan tables)."""
     rate = Fraction(frame_rate)
-    return str(rate.numerator) if rate.denominator == 1 else f"{float(rate):.2f}".rstrip("0").rstrip(".")
+    return (
+        str(rate.numerator)
+        if rate.denominator == 1
+        else f"{float(rate):.2f}".rstrip("0").rstrip(".")
+    )
