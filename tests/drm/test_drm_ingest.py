@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -72,6 +73,16 @@ def test_both_schemes_from_the_local_key_store(media_factory, tmp_path: Path) ->
     assert decoded.returncode == 0
     assert "Widevine" in decoded.stdout and "PlayReady" in decoded.stdout
     assert keys["SD"].kid_uuid in decoded.stdout
+    # Thumbnails stay clear, once for both schemes, with no key signalling of their own
+    assert not (title / "cenc" / "thumbs320x180").exists()
+    tile = title / "thumbs320x180" / "1.jpg"
+    assert tile.read_bytes()[:2] == b"\xff\xd8"
+    assert subprocess.run(["ffmpeg", "-v", "error", "-i", str(tile), "-f", "null", "-"],
+                          capture_output=True).stderr == b""  # fmt: skip
+    image_set = mpd[mpd.index('contentType="image"') :].split("</AdaptationSet>")[0]
+    assert "ContentProtection" not in image_set and 'media="thumbs320x180/' in image_set
+    playlist = (title / "thumbs320x180.m3u8").read_text()
+    assert "EXT-X-KEY" not in playlist and "thumbs320x180/1.jpg" in playlist
 
 
 def test_operator_keys_and_bad_key_arguments(media_factory, tmp_path: Path) -> None:
