@@ -58,6 +58,7 @@ TARGETS: dict[str, list[str]] = {
         "tests/drm/test_cipher_mutants.py",
         "tests/drm/test_sample_mutants.py",
         "tests/drm/test_protect_mutants.py",
+        "tests/drm/test_sample_senc_mutants.py",
     ],
     "drm/encryption/cipher.py": [
         "tests/drm/test_cipher.py",
@@ -69,6 +70,7 @@ TARGETS: dict[str, list[str]] = {
         "tests/drm/test_cipher.py",
         "tests/drm/test_encrypt.py",
         "tests/drm/test_sample_mutants.py",
+        "tests/drm/test_sample_senc_mutants.py",
     ],
     "drm/encryption/protect.py": ["tests/drm/test_protect_mutants.py"],
     "pipeline/planning": [
@@ -83,24 +85,43 @@ TARGETS: dict[str, list[str]] = {
         "tests/pipeline/test_display_mutants.py",
         "tests/pipeline/test_alignment_mutants.py",
         "tests/pipeline/test_grouping_mutants.py",
+        "tests/pipeline/test_grouping_fps_mutants.py",
         "tests/pipeline/test_thumbnails.py",
+        "tests/pipeline/test_thumbnails_mutants.py",
     ],
     "pipeline/manifest/hls.py": [
         "tests/pipeline/test_hls.py",
         "tests/pipeline/test_hls_mutants.py",
         "tests/pipeline/test_thumbnails.py",
+        "tests/pipeline/test_thumbnails_mutants.py",
     ],
     "pipeline/manifest/dash.py": [
         "tests/pipeline/test_dash.py",
         "tests/pipeline/test_dash_mutants.py",
         "tests/pipeline/test_thumbnails.py",
+        "tests/pipeline/test_thumbnails_mutants.py",
     ],
     # scrubbing thumbnails: plan, FFmpeg branch, JPEG cutting, packaging, manifest text
-    "pipeline/planning/thumbnails.py": ["tests/pipeline/test_thumbnails.py"],
-    "pipeline/encode/thumbnail_cmd.py": ["tests/pipeline/test_thumbnails.py"],
-    "pipeline/bitstream/jpeg.py": ["tests/pipeline/test_thumbnails.py"],
-    "pipeline/package/thumbnails.py": ["tests/pipeline/test_thumbnails.py"],
-    "pipeline/manifest/images.py": ["tests/pipeline/test_thumbnails.py"],
+    "pipeline/planning/thumbnails.py": [
+        "tests/pipeline/test_thumbnails.py",
+        "tests/pipeline/test_thumbnails_mutants.py",
+    ],
+    "pipeline/encode/thumbnail_cmd.py": [
+        "tests/pipeline/test_thumbnails.py",
+        "tests/pipeline/test_thumbnails_mutants.py",
+    ],
+    "pipeline/bitstream/jpeg.py": [
+        "tests/pipeline/test_thumbnails.py",
+        "tests/pipeline/test_thumbnails_mutants.py",
+    ],
+    "pipeline/package/thumbnails.py": [
+        "tests/pipeline/test_thumbnails.py",
+        "tests/pipeline/test_thumbnails_mutants.py",
+    ],
+    "pipeline/manifest/images.py": [
+        "tests/pipeline/test_thumbnails.py",
+        "tests/pipeline/test_thumbnails_mutants.py",
+    ],
     "pipeline/mp4": [
         "tests/pipeline/test_mp4_boxes.py",
         "tests/pipeline/test_audio_layout.py",

@@ -29,7 +29,7 @@ from pipeline.manifest.common import (
     is_dolby,
     iso_duration,
 )
-from pipeline.manifest.images import layout
+from pipeline.manifest.images import layout, require_image_fields
 from pipeline.media.presentation import Presentation, Segment, Track
 
 __all__ = ["write_mpd", "iso_duration", "segment_timeline", "NSMAP", "ContentProtectionHook"]
@@ -240,8 +240,9 @@ def _image_set(period: etree._Element, set_id: int, t: Track) -> None:
     the thumbnail_tile property its grid, and the template's @duration the time one image
     covers (players divide it by the grid to place each thumbnail; no timeline, whose shorter
     last entry would squeeze the last image's thumbnails)."""
+    require_image_fields(t)  # as the HLS writer does: segments, size, timing and grid
     columns, rows = layout(t)
-    seconds = (t.tile_seconds or 0) * columns * rows
+    seconds = t.tile_seconds * columns * rows  # type: ignore[operator]
     aset = _sub(
         period,
         "AdaptationSet",
@@ -254,8 +255,8 @@ def _image_set(period: etree._Element, set_id: int, t: Track) -> None:
         "Representation",
         id=t.id,
         bandwidth=str(_bandwidth(t)),
-        width=str((t.width or 0) * columns),
-        height=str((t.height or 0) * rows),
+        width=str(t.width * columns),  # type: ignore[operator]
+        height=str(t.height * rows),  # type: ignore[operator]
     )
     # on the Representation, as in DASH-IF's examples: shaka-player looks nowhere else
     _sub(rep, "EssentialProperty", schemeIdUri=THUMBNAIL_SCHEME, value=f"{columns}x{rows}")
@@ -265,7 +266,7 @@ def _image_set(period: etree._Element, set_id: int, t: Track) -> None:
         media=t.segment_template or f"{t.id}/$Number$.jpg",
         duration=str(round(seconds * t.timescale)),
         timescale=str(t.timescale),
-        startNumber=str(t.segments[0].number if t.segments else 1),
+        startNumber=str(t.segments[0].number),
     )
 
 

@@ -23,7 +23,7 @@ def image_playlist_name(track: Track) -> str:
 
 def image_stream_inf(track: Track) -> str:
     """The master playlist's line for one thumbnail track."""
-    _require_image_fields(track)
+    require_image_fields(track)
     return (
         f"#EXT-X-IMAGE-STREAM-INF:BANDWIDTH={track.bandwidth},"
         f"AVERAGE-BANDWIDTH={track.average_bandwidth},RESOLUTION={track.width}x{track.height},"
@@ -33,7 +33,7 @@ def image_stream_inf(track: Track) -> str:
 
 def image_playlist(track: Track, version: int) -> str:
     """The image media playlist: one EXTINF + EXT-X-TILES per tile image."""
-    _require_image_fields(track)
+    require_image_fields(track)
     infs = [extinf(s.duration, track.timescale) for s in track.segments]
     lines = [
         "#EXTM3U",
@@ -56,7 +56,7 @@ def image_playlist(track: Track, version: int) -> str:
 def storyboard_vtt(track: Track, duration: float) -> str:
     """A WebVTT storyboard: one cue per thumbnail, `image.jpg#xywh=x,y,w,h` (the W3C media
     fragment of its place in the tile image), cues back to back up to `duration`."""
-    _require_image_fields(track)
+    require_image_fields(track)
     columns, rows = layout(track)
     step = track.tile_seconds or 0.0
     lines = ["WEBVTT", ""]
@@ -84,7 +84,8 @@ def layout(track: Track) -> tuple[int, int]:
     return int(cols), int(rows)
 
 
-def _require_image_fields(track: Track) -> None:
+def require_image_fields(track: Track) -> None:
+    """Refuse an image track the writers cannot describe (no images, size, timing or grid)."""
     if not (track.segments and track.width and track.height and track.tile_seconds):
         raise PackageError(track.id, "image track lacks tile images, thumbnail size or timing")
     layout(track)

@@ -428,3 +428,14 @@ def test_plan_text_lists_thumbnails_and_keeps_brackets_in_names():
 def test_device_class_names_refuse_a_trailing_newline():
     with pytest.raises(LadderError, match="unknown device class 'tv\\\\n'"):
         load_ladder("tv\n")
+
+
+@pytest.mark.parametrize(
+    "change", [{"width": None}, {"tile_seconds": None}, {"segments": []}, {"tile_layout": None}]
+)
+def test_dash_refuses_an_image_track_it_cannot_describe(change):
+    p = _av_presentation()
+    p.tracks.append(_image_track(p.duration).model_copy(update=change))
+    with pytest.raises(PackageError) as err:
+        write_mpd(p)
+    assert err.value.path == "thumbs320x180"
