@@ -355,6 +355,7 @@ def test_plan_invariants(source):
 # --- real probes ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # encodes four fixtures with FFmpeg first (about 6 s)
 def test_plan_from_probed_fixtures(media_factory):
     rotated = plan(probe(media_factory("rotated")), ["mobile", "web"])
     assert _sizes(rotated)[-1] == (360, 640)

@@ -50,6 +50,7 @@ def test_anamorphic_has_non_square_pixels(media_factory):
     assert v.frame_rate == "25/1"
 
 
+@pytest.mark.slow  # encodes a clip per angle and decodes it with FFmpeg's autorotate
 @pytest.mark.parametrize("cw", [90, 180, 270])
 def test_rotation_matches_ffmpeg_autorotate(media_factory, cw):
     """Rotation is clockwise and the display size is what ffmpeg's own autorotate produces."""
