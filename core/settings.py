@@ -12,6 +12,7 @@ to read another environment (a worker's, in tests).
 
 from __future__ import annotations
 
+import functools
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -34,6 +35,17 @@ def redis_db(url: str, offset: int) -> str:
     path = parts.path.strip("/")
     base = int(path) if path.isdigit() else 0
     return urlunsplit(parts._replace(path=f"/{base + offset}"))
+
+
+@functools.cache
+def bundled_ffmpeg() -> str:
+    """The imageio-ffmpeg wheel's static FFmpeg (has libvmaf), else `ffmpeg` on PATH."""
+    try:
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError):
+        return "ffmpeg"
 
 
 class Settings(BaseSettings):
@@ -86,6 +98,11 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(
         60, ge=3, description="A running task's lease, renewed every third of it; a dead "
         "worker's steps are re-queued about this long after it stopped renewing"
+    )  # fmt: skip
+    ffmpeg: str = Field(
+        "auto", description="FFmpeg for every encode, decode and VMAF run: a path or a name on "
+        "PATH; `auto`: the imageio-ffmpeg wheel's FFmpeg 9 (libvmaf, threaded filters), else "
+        "`ffmpeg` on PATH. Probing always uses `ffprobe` on PATH (the wheel ships none)"
     )  # fmt: skip
     key_store: Path | None = Field(
         None, description="Local content-key store (default ~/.local/share/vod-pipeline/)"
@@ -170,12 +187,21 @@ class Settings(BaseSettings):
         return self.database_url or DEFAULT_DATABASE_URL
 
     @property
+    def ffmpeg_exe(self) -> str:
+        return bundled_ffmpeg() if self.ffmpeg == "auto" else self.ffmpeg
+
+    @property
     def hard_time_limit(self) -> float:
         return max(self.time_limit or self.soft_time_limit + 300, self.soft_time_limit + 1)
 
     @property
     def redelivery_timeout(self) -> float:
         return self.visibility_timeout or self.hard_time_limit + 300
+
+
+def ffmpeg_exe() -> str:
+    """The FFmpeg binary every stage runs (`VOD_FFMPEG`)."""
+    return settings().ffmpeg_exe
 
 
 class _MappingSettings(Settings):

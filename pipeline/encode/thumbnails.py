@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 from core.errors import TranscodeError
+from core.settings import ffmpeg_exe
 from pipeline.bitstream.jpeg import JpegError, pictures
 from pipeline.media.plan import ThumbnailSet
 
@@ -23,7 +24,7 @@ QSCALE_STEP = 4
 QSCALE_MAX = 31
 
 
-def fit_budget(stream: Path, s: ThumbnailSet, ffmpeg: str = "ffmpeg") -> list[str]:
+def fit_budget(stream: Path, s: ThumbnailSet, ffmpeg: str | None = None) -> list[str]:
     """Re-encode the images of `stream` above the budget in place; returns a warning per image
     still above it at the coarsest quality."""
     warnings: list[str] = []
@@ -39,7 +40,7 @@ def fit_budget(stream: Path, s: ThumbnailSet, ffmpeg: str = "ffmpeg") -> list[st
             for number, p in enumerate(found, start=1):
                 image = data[p.start : p.end]
                 if len(image) > s.max_image_bytes:
-                    image = _smaller(image, s, ffmpeg, stream)
+                    image = _smaller(image, s, ffmpeg or ffmpeg_exe(), stream)
                     if len(image) > s.max_image_bytes:
                         warnings.append(
                             f"{s.name} image {number} is {len(image)} bytes at JPEG q "

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO
 
 from core.errors import TranscodeError
+from core.settings import ffmpeg_exe
 from pipeline.encode.ffmpeg_cmd import build_transcode_command
 from pipeline.encode.progress import ProgressCallback, ProgressTracker
 from pipeline.encode.thumbnails import fit_budget
@@ -66,6 +67,8 @@ def run_ffmpeg(
 ) -> None:
     """Run FFmpeg to completion, reporting progress; kill it if we are interrupted."""
     tracker = ProgressTracker(duration, progress)
+    if argv[0] == "ffmpeg":  # command builders name the program; VOD_FFMPEG says which one
+        argv = [ffmpeg_exe(), *argv[1:]]
     try:
         proc = subprocess.Popen(
             argv,

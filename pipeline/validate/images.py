@@ -13,6 +13,7 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass, field
 
+from core.settings import ffmpeg_exe
 from pipeline.bitstream.jpeg import JpegError, pictures
 from pipeline.validate.fetch import Fetcher, FetchError, resolve
 from pipeline.validate.hls import attributes
@@ -191,7 +192,7 @@ def check_image_track(
 
 
 def _decode(data: bytes, where: str, sink: Sink) -> None:
-    argv = ["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-f", "mjpeg", "-i", "pipe:0"]
+    argv = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-f", "mjpeg", "-i", "pipe:0"]
     try:
         done = subprocess.run(
             [*argv, "-f", "null", "-"], input=data, capture_output=True, timeout=60, check=False

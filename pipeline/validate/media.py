@@ -12,6 +12,7 @@ from collections import Counter, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from core.settings import ffmpeg_exe
 from pipeline.mp4 import boxes as _boxes  # noqa: F401  (registers the box descriptions)
 from pipeline.mp4.audio import sample_entry_layout
 from pipeline.mp4.base import Box, parse_box, read_header
@@ -248,8 +249,9 @@ def is_random_access_nal(nal_type: int | None, fmt: str) -> bool:
     return nal_type == AVC_IDR
 
 
-def decode_check(init: bytes, segment: bytes, *, ffmpeg: str = "ffmpeg") -> str | None:
+def decode_check(init: bytes, segment: bytes, *, ffmpeg: str | None = None) -> str | None:
     """Decode init + one segment with FFmpeg; None when clean, else FFmpeg's complaint."""
+    ffmpeg = ffmpeg or ffmpeg_exe()
     cmd = [
         ffmpeg,
         "-hide_banner",
@@ -294,14 +296,14 @@ class MediaStore:
     """
 
     def __init__(
-        self, fetcher: Fetcher, sink: Sink, *, decode: bool = True, ffmpeg: str = "ffmpeg"
+        self, fetcher: Fetcher, sink: Sink, *, decode: bool = True, ffmpeg: str | None = None
     ):
         self.fetcher = fetcher
         self.sink = sink
-        self.ffmpeg = ffmpeg
-        self.decode = decode and shutil.which(ffmpeg) is not None
+        self.ffmpeg = ffmpeg or ffmpeg_exe()
+        self.decode = decode and shutil.which(self.ffmpeg) is not None
         if decode and not self.decode:
-            sink.add("decode.unavailable", "", f"{ffmpeg} not found on PATH")
+            sink.add("decode.unavailable", "", f"{self.ffmpeg} not found on PATH")
         self._tracks: dict[str, TrackInfo | None] = {}
         self._segments: dict[tuple[str, str], SegmentInfo | None] = {}
         self._files: dict[str, bytes | None] = {}
