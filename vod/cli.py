@@ -75,6 +75,41 @@ def ladder_plan_cmd(
     click.echo(p.model_dump_json(indent=2) if as_json else format_plan(p))
 
 
+@ladder_group.command("optimize")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--device-class", "device_class", default="web", show_default=True)
+@click.option("--preset", default="veryfast", show_default=True, help="x264/x265 preset.")
+@click.option(
+    "--plot",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write a PNG of bitrate vs VMAF per size, the hull and the chosen rungs.",
+)
+@click.option("--json", "as_json", is_flag=True)
+@friendly_errors
+def ladder_optimize_cmd(
+    source: Path, device_class: str, preset: str, plot: Path | None, as_json: bool
+) -> None:
+    """Per-title ladder for SOURCE: trial encodes scored with VMAF, rungs chosen on the hull."""
+    from pipeline.analysis.probe import probe
+    from pipeline.workflow.per_title import analyse_class
+    from vod.commands.ladder_view import format_analysis, progress_bar
+
+    media = probe(source)
+    with progress_bar(enabled=not as_json) as report:
+        analysis = analyse_class(media, device_class, preset=preset, report=report)
+    if plot is not None:
+        from vod.commands.ladder_plot import write_plot
+
+        write_plot(analysis, plot)
+    if as_json:
+        click.echo(analysis.model_dump_json(indent=2))
+    else:
+        click.echo(format_analysis(analysis))
+        if plot is not None:
+            click.echo(f"plot: {plot}")
+
+
 @ladder_group.command("list")
 def ladder_list_cmd() -> None:
     """List the device classes with a ladder."""

@@ -63,6 +63,20 @@ title_options = _compose(
     ),
     click.option("--preset", default=DEFAULT_PRESET, show_default=True, help="x264/x265 preset."),
     click.option(
+        "--ladder",
+        type=click.Choice(["fixed", "per-title"]),
+        default="fixed",
+        show_default=True,
+        help="per-title: choose each class's rungs from trial encodes scored with VMAF "
+        "(see `vod ladder optimize`).",
+    ),
+    click.option(
+        "--quality/--no-quality",
+        default=None,
+        help="Measure VMAF of every video rendition (quality.json, --json summary); "
+        "default: on for --ladder per-title.",
+    ),
+    click.option(
         "--audio-map",
         default=None,
         metavar="LABELS",
@@ -185,4 +199,6 @@ def spec_fields(params: dict[str, Any], *, absolute: bool = False) -> dict[str, 
         "preset": params["preset"],
         "drm": drm_from(params, absolute=absolute),
         "audio_map": params["audio_map"].split(",") if params.get("audio_map") else None,
+        "ladder": params["ladder"],
+        "quality": params["quality"],
     }

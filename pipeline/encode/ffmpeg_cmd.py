@@ -52,7 +52,7 @@ def build_transcode_command(
 ) -> tuple[list[str], dict[str, Path]]:
     """Argv for one FFmpeg run producing every rendition, and rendition name -> output file."""
     outputs = output_paths(plan, out_dir)
-    argv = _global_args(plan, input_args=["-copyts"])  # input times: see build_filter_graph
+    argv = global_args(plan, input_args=["-copyts"])  # input times: see build_filter_graph
     graphs: list[str] = []
     labels: dict[str, str] = {}
     if plan.video or plan.thumbnails:
@@ -117,12 +117,7 @@ def build_chunk_command(
         raise TranscodeError(plan.source, f"chunk {chunk.index} does not start on a GOP boundary")
     plan = plan.model_copy(update={"thumbnails": []})  # made by a part of their own
     outputs = chunk_output_paths(plan, chunk, out_dir)
-    read_from = max(0.0, chunk.start - CHUNK_MARGIN_SECONDS)
-    seek = ["-accurate_seek", "-ss", _num(read_from)]
-    if not chunk.last:  # -ss counts from the container's start, at most `video_start` earlier
-        late = max(0.0, plan.video_start)
-        seek += ["-t", _num(chunk.end + late + CHUNK_MARGIN_SECONDS - read_from)]
-    argv = _global_args(plan, input_args=[*seek, "-copyts"])
+    argv = global_args(plan, input_args=[*chunk_seek_args(plan, chunk), "-copyts"])
     end = None if chunk.last else chunk.end
     graph, labels = build_filter_graph(plan, media, start=chunk.start, end=end)
     argv += ["-filter_complex", graph]
@@ -130,6 +125,16 @@ def build_chunk_command(
         argv += video_output_args(plan, rung, labels[rung.name], preset=preset, start=chunk.start)
         argv.append(str(outputs[rung.name]))
     return argv, outputs
+
+
+def chunk_seek_args(plan: Plan, chunk: Chunk) -> list[str]:
+    """Input options reading the source from a margin before `chunk` to a margin after it."""
+    read_from = max(0.0, chunk.start - CHUNK_MARGIN_SECONDS)
+    seek = ["-accurate_seek", "-ss", _num(read_from)]
+    if not chunk.last:  # -ss counts from the container's start, at most `video_start` earlier
+        late = max(0.0, plan.video_start)
+        seek += ["-t", _num(chunk.end + late + CHUNK_MARGIN_SECONDS - read_from)]
+    return seek
 
 
 def chunk_output_paths(plan: Plan, chunk: Chunk, out_dir: Path) -> dict[str, Path]:
@@ -356,7 +361,7 @@ def parse_rate(text: str) -> Fraction:
     return rate
 
 
-def _global_args(plan: Plan, input_args: Sequence[str] = ()) -> list[str]:
+def global_args(plan: Plan, input_args: Sequence[str] = ()) -> list[str]:
     return [
         "ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-v", "error",
         "-progress", "pipe:1", "-y", *input_args, "-i", plan.source,

@@ -39,7 +39,8 @@ class ChosenRung(BaseModel):
 
     width: int
     height: int
-    bitrate_kbps: int
+    bitrate_kbps: int  # the encoder's target, corrected by what the trials of this size spent
+    kbps: float  # the bitrate it is expected to spend (on the hull's axis)
     predicted_vmaf: float
 
 

@@ -97,6 +97,26 @@ class Thumbnails(_Strict):
     max_image_kb: int = Field(default=400, ge=8, le=20_000)
 
 
+class PerTitle(_Strict):
+    """Bounds of a per-title ladder (`--ladder per-title`), chosen on the measured VMAF hull:
+    the top rung at `target_vmaf` (never above `max_kbps`), lower rungs `step_vmaf` apart
+    (about one just-noticeable difference) down to `min_kbps`, at most `max_rungs`; trials at
+    `rate_points` bitrates per size. Unset bitrates: the fixed ladder's lowest / highest."""
+
+    target_vmaf: float = Field(default=95.0, gt=0, le=100)
+    step_vmaf: float = Field(default=6.0, ge=1, le=50)
+    min_kbps: int | None = Field(default=None, gt=0, le=100_000)
+    max_kbps: int | None = Field(default=None, gt=0, le=100_000)
+    max_rungs: int = Field(default=8, ge=1, le=20)
+    rate_points: int = Field(default=4, ge=2, le=8)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> PerTitle:
+        if self.min_kbps and self.max_kbps and self.min_kbps >= self.max_kbps:
+            raise ValueError(f"min_kbps {self.min_kbps} must be below max_kbps {self.max_kbps}")
+        return self
+
+
 class Ladder(_Strict):
     device_class: str
     description: str | None = None
@@ -109,6 +129,8 @@ class Ladder(_Strict):
     audio: StereoAudio
     surround: SurroundAudio | None = None
     thumbnails: Thumbnails | None = None
+    per_title: PerTitle = Field(default_factory=PerTitle)
+    min_vmaf: float | None = Field(default=None, ge=0, le=100)  # quality floor per rendition
 
     @field_validator("device_class")
     @classmethod

@@ -29,13 +29,14 @@ offsets) is listed in `Plan.notes`; what content ops should check in `Plan.warni
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
 from core.errors import LadderError, PipelineError
 from pipeline.media.info import MediaInfo, VideoStream
 from pipeline.media.plan import Plan, VideoRung
+from pipeline.media.quality import ChosenRung
 from pipeline.planning.alignment import picture_start, programme_duration
 from pipeline.planning.audio import plan_audio
 from pipeline.planning.channel_map import audio_sources
@@ -82,11 +83,14 @@ def plan(
     gop_seconds: float = 2.0,
     segment_seconds: float = 6.0,
     audio_map: Sequence[str] | None = None,
+    per_title: Mapping[str, Sequence[ChosenRung]] | None = None,
 ) -> Plan:
     """The renditions to encode for `media` so that every class in `device_classes` is served.
 
     `audio_map`: a channel label per source audio track (see `channel_map`), from the ingest
-    sidecar or `--audio-map`; without it mono studio tracks are joined by the default rule."""
+    sidecar or `--audio-map`; without it mono studio tracks are joined by the default rule.
+    `per_title`: a class's rungs chosen by a per-title analysis (sizes already fitted to the
+    source), used instead of its fixed ladder's rungs; everything else comes from its ladder."""
     classes = _requested(device_classes, ladders)
     chosen = {c: ladders[c] if ladders is not None else load_ladder(c) for c in classes}
     _check_timing(media.path, gop_seconds, segment_seconds)
@@ -96,8 +100,15 @@ def plan(
         )
     video = media.video[0]
     duration = programme_duration(media, video)
+    per_title = per_title or {}
     candidates = [
-        c for name in classes for c in _class_rungs(media.path, video, chosen[name], name)
+        c
+        for name in classes
+        for c in (
+            _chosen_rungs(media.path, video, chosen[name], name, per_title[name])
+            if name in per_title
+            else _class_rungs(media.path, video, chosen[name], name)
+        )
     ]
     rungs = _merge(candidates, classes, hdr=video.hdr)
     rates = [Fraction(r.frame_rate) for r in rungs]
@@ -196,6 +207,29 @@ def _class_rungs(
         if top is not None:
             fitted.append(candidate(full, top[0], top[1]))
     return fitted
+
+
+def _chosen_rungs(
+    path: str, video: VideoStream, ladder: Ladder, device_class: str, rungs: Sequence[ChosenRung]
+) -> list[_Candidate]:
+    """A per-title analysis's rungs as candidates, with the class's codec settings."""
+    if not rungs:
+        raise PipelineError(path, f"the per-title ladder for {device_class} is empty", stage="plan")
+    rate = output_frame_rate(motion_rate(video, path), ladder.max_frame_rate)
+    return [
+        _Candidate(
+            width=r.width,
+            height=r.height,
+            bitrate_kbps=max(MIN_VIDEO_KBPS, r.bitrate_kbps),
+            maxrate_factor=ladder.maxrate_factor,
+            frame_rate=rate,
+            codec=ladder.codec,
+            profile=ladder.profile,
+            level=ladder.level,
+            device_class=device_class,
+        )
+        for r in rungs
+    ]
 
 
 def _source_size_rung(

@@ -64,6 +64,8 @@ CODES: dict[str, str] = {
     "image.decode": "a thumbnail tile image is not exactly one JPEG that decodes",
     "image.timing": "a thumbnail tile image does not cover grid x thumbnail duration",
     "image.coverage": "the thumbnails end before the title does",
+    "quality.report": "quality.json is not a quality report",
+    "quality.floor": "a video rendition's measured VMAF is below its device class's min_vmaf",
 }
 
 

@@ -24,6 +24,7 @@ from pipeline.validate.hls import HlsChecker, frame_seconds
 from pipeline.validate.images import check_image_track, hls_image_track
 from pipeline.validate.media import MediaStore, SegmentInfo, TrackInfo, is_random_access_nal
 from pipeline.validate.model import CODES, RenditionStats, Report, Sink, Violation
+from pipeline.validate.quality import QUALITY_FILE, check_quality
 
 __all__ = ["validate", "Report", "Violation", "RenditionStats", "CODES", "main"]
 
@@ -51,6 +52,8 @@ def validate(target: str | Path, *, decode: bool = True) -> Report:
     report.manifests = [fetcher.display(u) for u in hls_uris + dash_uris]
     try:
         _run(media, sink, hls_uris, dash_uris, report)
+        if probe:
+            check_quality(fetcher, resolve(root, QUALITY_FILE), sink)
     finally:
         media.finish()
     report.violations = sink.violations

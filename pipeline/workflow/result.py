@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pipeline.media.info import MediaInfo
 from pipeline.media.plan import Plan
 from pipeline.media.presentation import Presentation, Track
+from pipeline.media.quality import LadderAnalysis, QualityReport
 from pipeline.storage.publish import Published
 
 if TYPE_CHECKING:
@@ -36,6 +37,10 @@ class IngestResult:
     timings: dict[str, float] = field(default_factory=dict)
     protection: Protection | None = None
     catalogue: str | None = None  # outcome of the record step, when it ran
+    quality: QualityReport | None = None
+    analyses: dict[str, LadderAnalysis] = field(default_factory=dict)  # per-title, per class
+    ladder: str = "fixed"
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # FFmpeg CPU per step
 
     @property
     def master(self) -> Path:
@@ -67,7 +72,20 @@ class IngestResult:
             out["catalogue"] = self.catalogue
         if self.plan.warnings:  # tracks trimmed/padded to the picture, guessed channel maps
             out["warnings"] = list(self.plan.warnings)
+        out["ladder"] = ladder_summary(self.ladder, self.analyses)
+        if self.quality is not None:
+            out["quality"] = self.quality.model_dump(mode="json")
+        if self.cpu_seconds:
+            out["cpu_seconds"] = dict(self.cpu_seconds)
         return out
+
+
+def ladder_summary(mode: str, analyses: dict[str, LadderAnalysis]) -> dict[str, Any]:
+    """How the video ladder was chosen: fixed, or per title (with each class's analysis)."""
+    out: dict[str, Any] = {"mode": mode}
+    if analyses:
+        out["analysis"] = {c: a.model_dump(mode="json") for c, a in analyses.items()}
+    return out
 
 
 def packaged_summary(presentation: Presentation, protection: Protection | None) -> dict[str, Any]:

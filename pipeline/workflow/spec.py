@@ -10,6 +10,7 @@ password) is never serialised.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -50,7 +51,14 @@ class TitleSpec(BaseModel):
     drm: DrmOptions | None = None
     audio_map: list[str] | None = None  # a channel label per source audio track (channel_map)
     validate_output: bool = True
+    # "per-title": rungs chosen per class from trial encodes scored with VMAF (`per_title`)
+    ladder: Literal["fixed", "per-title"] = "fixed"
+    quality: bool | None = None  # VMAF report of every video rendition (default: per-title)
     catalogue: CatalogueTarget | None = Field(None, exclude=True)
+
+    @property
+    def wants_quality(self) -> bool:
+        return self.quality if self.quality is not None else self.ladder == "per-title"
 
     @field_validator("title_id")
     @classmethod

@@ -24,9 +24,11 @@ from pipeline.encode.transcode import transcode
 from pipeline.media.info import MediaInfo
 from pipeline.media.plan import Plan
 from pipeline.media.presentation import Presentation
+from pipeline.media.quality import LadderAnalysis, QualityReport
 from pipeline.package.thumbnails import package_thumbnails
 from pipeline.planning.planner import plan as make_plan
 from pipeline.storage.publish import Destination, Published, check_destination, publish_title
+from pipeline.validate.quality import QUALITY_FILE
 from pipeline.workflow.packaging import (
     Progress,
     check_valid,
@@ -45,7 +47,9 @@ __all__ = [
     "Destination",
     "Progress",
     "Published",
+    "analyse_title",
     "check_destination",
+    "measure_quality",
     "encode_title",
     "key_labels",
     "load_keys",
@@ -92,14 +96,52 @@ def probe_source(local: Path, *, source: str | None = None) -> MediaInfo:
         return probe(local)
 
 
-def plan_title(media: MediaInfo, spec: TitleSpec) -> Plan:
-    """The renditions to encode for these device classes (never upscaled past the source)."""
+def plan_title(
+    media: MediaInfo, spec: TitleSpec, analyses: Mapping[str, LadderAnalysis] | None = None
+) -> Plan:
+    """The renditions to encode for these device classes (never upscaled past the source);
+    `analyses`: per-title ladders chosen for (some of) the classes."""
     return make_plan(
         media,
         list(spec.device_classes),
         segment_seconds=spec.segment_seconds,
         audio_map=spec.audio_map,
+        per_title={c: a.rungs for c, a in (analyses or {}).items()},
     )
+
+
+def analyse_title(
+    media: MediaInfo, spec: TitleSpec, report: Progress | None = None
+) -> dict[str, LadderAnalysis]:
+    """The per-title analysis of every class (in this process; workers fan it out)."""
+    from pipeline.workflow.per_title import analyse_class
+
+    return {
+        c: analyse_class(
+            media,
+            c,
+            preset=spec.preset,
+            segment_seconds=spec.segment_seconds,
+            audio_map=spec.audio_map,
+            report=report,
+        )  # fmt: skip
+        for c in spec.device_classes
+    }
+
+
+def measure_quality(
+    plan: Plan, outputs: Mapping[str, Path], media: MediaInfo, spec: TitleSpec, build: Path,
+    report: Progress | None = None,
+) -> QualityReport:  # fmt: skip
+    """The VMAF report of the encoded video renditions, written to build/quality.json (where
+    validation checks it against each class's `min_vmaf`)."""
+    from pipeline.workflow.quality import quality_report
+
+    progress = (lambda f: report("quality", f)) if report else None
+    quality = quality_report(plan, outputs, media=media, mode=spec.ladder, progress=progress)
+    build.mkdir(parents=True, exist_ok=True)
+    (build / QUALITY_FILE).write_text(quality.model_dump_json(indent=2), encoding="utf-8")
+    return quality
 
 
 def load_texts(

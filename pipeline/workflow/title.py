@@ -18,16 +18,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.storage.local import discard, staging_dir
+from pipeline.workflow.quality import child_cpu
 from pipeline.workflow.result import IngestResult, packaged_summary, title_summary
 from pipeline.workflow.spec import Subtitle, TitleSpec
 from pipeline.workflow.steps import (
     Clock,
     Destination,
     Progress,
+    analyse_title,
     check_destination,
     encode_title,
     load_keys,
     load_texts,
+    measure_quality,
     package_title,
     plan_title,
     probe_source,
@@ -61,17 +64,26 @@ def build_title(
     source = Path(spec.source)
     with clock.stage("probe"):
         media = probe_source(source)
+    cpu: dict[str, float] = {}
+    analyses = {}
+    if spec.ladder == "per-title":
+        with clock.stage("analyse"), child_cpu(cpu, "analysis"):
+            analyses = analyse_title(media, spec, report)
     with clock.stage("plan"):
-        plan = plan_title(media, spec)
+        plan = plan_title(media, spec, analyses)
     subtitles = [(Path(s.path), s.language) for s in spec.subtitles]
     texts = load_texts(subtitles, plan.duration, warnings=plan.warnings)  # cut at the picture
     load_keys(protection, spec.title_id, plan)  # a missing key fails before hours of encoding
     with _build_dir(destination) as build:
         work = build / WORK
-        with clock.stage("transcode"):
+        with clock.stage("transcode"), child_cpu(cpu, "transcode"):
             outputs = encode_title(
                 plan, media, work, preset=spec.preset, progress=lambda f: report("transcode", f)
             )
+        quality = None
+        if spec.wants_quality:
+            with clock.stage("quality"), child_cpu(cpu, "quality"):
+                quality = measure_quality(plan, outputs, media, spec, build, report)
         presentation = package_title(
             plan, outputs, build, spec.title_id, texts=texts, protection=protection,
             report=report, clock=clock, validate_output=spec.validate_output,
@@ -81,8 +93,9 @@ def build_title(
             published = publish_title(build, destination)
     title_dir = build if destination.is_s3 else Path(destination.location)
     result = IngestResult(
-        spec.title_id, title_dir, presentation, plan, media, published, clock.timings, protection
-    )
+        spec.title_id, title_dir, presentation, plan, media, published, clock.timings, protection,
+        quality=quality, analyses=analyses, ladder=spec.ladder, cpu_seconds=cpu,
+    )  # fmt: skip
     if spec.catalogue is not None:
         packaged = packaged_summary(presentation, protection)
         summary = title_summary(spec.title_id, published, packaged, clock.timings)

@@ -64,7 +64,7 @@ def ingest_cmd(
         protection = protection_for(
             spec.drm, keys=params["raw_keys"], token=params["key_server_token"]
         )
-    with _StageProgress(enabled=not as_json) as report:
+    with StageProgress(enabled=not as_json) as report:
         result = build_title(spec, progress=report, protection=protection)
     summary = result.summary()
     if as_json:
@@ -106,7 +106,7 @@ def _print_summary(summary: dict[str, Any], location: str, origin: str, *, remot
         click.echo(f"http:    {summary['hls_url']}\n         {summary['dash_url']}")
 
 
-class _StageProgress:
+class StageProgress:
     """A rich progress bar per stage on stderr; silent when disabled (e.g. --json)."""
 
     def __init__(self, enabled: bool):
