@@ -27,8 +27,12 @@ from core.settings import settings as vod_settings
 
 ENCODE = "encode"  # CPU heavy: FFmpeg
 IO = "io"  # probe, package, publish, catalogue: disk and network bound
-ENCODE_TASKS = ("vod.encode",)
-MODULES = ["workers.tasks", "workers.supervision"]  # imported by every worker at start
+ENCODE_TASKS = ("vod.encode", "vod.trial")
+MODULES = [
+    "workers.tasks",
+    "workers.per_title_tasks",
+    "workers.supervision",
+]  # imported by every worker at start
 
 
 def queue_name(kind: str, env: Mapping[str, str] | None = None) -> str:

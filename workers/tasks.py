@@ -31,15 +31,17 @@ from core.settings import settings
 from pipeline.encode.parts import encode_part, gather_outputs, plan_parts
 from pipeline.media.info import MediaInfo
 from pipeline.media.plan import Plan
+from pipeline.media.quality import LadderAnalysis, QualityReport
 from pipeline.storage.transfer import fetch_source, local_files, share_files
 from pipeline.storage.work_area import check_work_area, work_location
 from pipeline.workflow.protection import protection_for
-from pipeline.workflow.result import packaged_summary, title_summary
+from pipeline.workflow.result import ladder_summary, packaged_summary, title_summary
 from pipeline.workflow.spec import CatalogueTarget
 from pipeline.workflow.steps import (
     check_destination,
     load_keys,
     load_texts,
+    measure_quality,
     named_after,
     package_title,
     plan_title,
@@ -289,8 +291,15 @@ def probe_task(self: StageTask, job: dict) -> Ctx:
 
 @app.task(bind=True, base=StageTask, name="vod.plan", stage="plan")
 def plan_task(self: StageTask, ctx: Ctx) -> Ctx:
-    """Plan the renditions and cut the encode into parts; subtitles are checked here, early."""
+    """Plan the renditions and cut the encode into parts; subtitles are checked here, early.
+    A per-title ladder first fans its trial encodes out (`workers.per_title_tasks`)."""
     spec = _spec(ctx)
+    if spec.ladder == "per-title":
+        from workers.per_title_tasks import analysis_chord, trial_items
+
+        with running(self, spec.job_id, "plan"):
+            items = trial_items(spec, MediaInfo.model_validate(ctx["media"]))
+        return self.replace(analysis_chord(ctx, items))
     with running(self, spec.job_id, "plan"):
         media = MediaInfo.model_validate(ctx["media"])
         plan = plan_title(media, spec)
@@ -306,7 +315,7 @@ def fan_out_task(self: StageTask, ctx: Ctx) -> Any:
     parts = ctx["parts"]
     set_stage(spec.job_id, "encode", state="running", started=time.time(), parts=len(parts))
     _job_running(spec.job_id)
-    slim = {k: ctx[k] for k in ("job", "media", "plan")}
+    slim = {k: ctx[k] for k in ("job", "media", "plan", "analyses") if k in ctx}
     header = group(encode_task.s(slim, part) for part in parts)
     return self.replace(chord(header, package_task.s({**slim, "parts": parts})))
 
@@ -378,6 +387,7 @@ def _package(spec: JobSpec, ctx: Ctx, results: list[dict]) -> dict:
     load_keys(protection, spec.title_id, plan)
     final = idem.job_dir(spec.job_id) / "title"
     with idem.replace_dir(final) as staged:
+        quality = _quality(spec, ctx, plan, outputs, staged)
         presentation = package_title(
             plan,
             outputs,
@@ -391,7 +401,25 @@ def _package(spec: JobSpec, ctx: Ctx, results: list[dict]) -> dict:
     packaged = packaged_summary(presentation, protection)
     if warnings:
         packaged["warnings"] = warnings
+    analyses = {c: LadderAnalysis.model_validate(a) for c, a in ctx.get("analyses", {}).items()}
+    packaged["ladder"] = ladder_summary(spec.ladder, analyses)
+    if quality is not None:
+        packaged["quality"] = quality.model_dump(mode="json")
     return {"title_dir": str(final), "packaged": packaged}
+
+
+def _quality(
+    spec: JobSpec, ctx: Ctx, plan: Plan, outputs: dict, build: Path
+) -> QualityReport | None:
+    """The VMAF report of the encodes (chunks read in order), when the job asks for one."""
+    if not spec.wants_quality:
+        return None
+    local = fetch_source(spec.source, _source_dir(spec))
+    media = MediaInfo.model_validate(ctx["media"])
+    with named_after(spec.source, local):
+        return measure_quality(
+            plan.model_copy(update={"source": str(local)}), outputs, media, spec, build
+        )
 
 
 @app.task(bind=True, base=StageTask, name="vod.publish", stage="publish")

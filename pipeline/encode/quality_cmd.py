@@ -99,6 +99,8 @@ def vmaf_command(
             f"{labels[reference.name]}setpts=PTS-STARTPTS,split={len(group)}{''.join(refs)}"
         )
         for (rung, path), ref in zip(group, refs, strict=True):
+            if path.suffix == ".concat":  # chunk files, in order
+                argv += ["-f", "concat", "-safe", "0"]
             argv += ["-i", str(path)]
             log = logs / f"{rung.name}.vmaf.json"
             outputs[rung.name] = log

@@ -74,16 +74,37 @@ def child_cpu(into: dict[str, float], key: str) -> Iterator[None]:
         into[key] = round(into.get(key, 0.0) + spent, 2)
 
 
-def media_kbps(path: Path, seconds: float) -> float:
-    """The media bitrate of an encode: its `mdat` payload bits over `seconds`."""
-    with path.open("rb") as f:
-        payload = sum(b.size - b.header_size for b in iter_top_level(f, path) if b.type == "mdat")
+def media_kbps(encoded: Path | Sequence[Path], seconds: float) -> float:
+    """The media bitrate of an encode (a file, or its chunk files): `mdat` payload bits over
+    `seconds`."""
+    payload = 0
+    for path in [encoded] if isinstance(encoded, Path) else encoded:
+        with path.open("rb") as f:
+            payload += sum(
+                b.size - b.header_size for b in iter_top_level(f, path) if b.type == "mdat"
+            )
     return payload * 8 / 1000 / seconds if seconds > 0 else 0.0
+
+
+def _input(encoded: Path | Sequence[Path], name: str, logs: Path) -> Path:
+    """One input per encode: the file, or a concat list of its chunk files (`.concat`)."""
+    if isinstance(encoded, Path):
+        return encoded
+    if len(encoded) == 1:
+        return encoded[0]
+    listing = logs / f"{name}.concat"
+    listing.write_text("".join(f"file '{concat_quote(p)}'\n" for p in encoded), encoding="utf-8")
+    return listing
+
+
+def concat_quote(path: Path) -> str:
+    """A path inside single quotes of an FFmpeg concat list."""
+    return str(path.resolve()).replace("'", "'\\''")
 
 
 def score(
     plan: Plan,
-    encodes: Sequence[tuple[VideoRung, Path]],
+    encodes: Sequence[tuple[VideoRung, Path | Sequence[Path]]],
     display: tuple[int, int],
     *,
     media: MediaInfo | None,
@@ -94,8 +115,9 @@ def score(
     """Per-frame VMAF of each encode against the source (at `display`), by rung name."""
     require_libvmaf(plan.source)
     with tempfile.TemporaryDirectory(prefix="vod-vmaf-") as logs:
+        inputs = [(rung, _input(encoded, rung.name, Path(logs))) for rung, encoded in encodes]
         argv, outputs = vmaf_command(
-            plan, encodes, display, Path(logs), media=media, window=window,
+            plan, inputs, display, Path(logs), media=media, window=window,
             subsample=subsample, threads=os.cpu_count() or 2,
         )  # fmt: skip
         seconds = window.duration if window else plan.duration
@@ -114,7 +136,7 @@ def display_size(plan: Plan) -> tuple[int, int]:
 
 def quality_report(
     plan: Plan,
-    outputs: Mapping[str, Path],
+    outputs: Mapping[str, Path | Sequence[Path]],
     *,
     media: MediaInfo | None,
     ladders: Mapping[str, Ladder] | None = None,

@@ -62,19 +62,15 @@ class IngestResult:
 
     def summary(self) -> dict[str, Any]:
         """The `--json` summary: ids, manifest paths (or URLs), renditions, stage timings."""
-        out = title_summary(
-            self.title_id,
-            self.published,
-            packaged_summary(self.presentation, self.protection),
-            self.timings,
-        )
+        packaged = packaged_summary(self.presentation, self.protection)
+        packaged["ladder"] = ladder_summary(self.ladder, self.analyses)
+        if self.quality is not None:
+            packaged["quality"] = self.quality.model_dump(mode="json")
+        out = title_summary(self.title_id, self.published, packaged, self.timings)
         if self.catalogue is not None:
             out["catalogue"] = self.catalogue
         if self.plan.warnings:  # tracks trimmed/padded to the picture, guessed channel maps
             out["warnings"] = list(self.plan.warnings)
-        out["ladder"] = ladder_summary(self.ladder, self.analyses)
-        if self.quality is not None:
-            out["quality"] = self.quality.model_dump(mode="json")
         if self.cpu_seconds:
             out["cpu_seconds"] = dict(self.cpu_seconds)
         return out
@@ -126,6 +122,9 @@ def title_summary(
         out["drm"] = packaged["drm"]
     if packaged.get("warnings"):
         out["warnings"] = packaged["warnings"]
+    for key in ("ladder", "quality"):  # how the ladder was chosen, its VMAF report
+        if key in packaged:
+            out[key] = packaged[key]
     return out
 
 

@@ -197,6 +197,8 @@ def assert_one_segment_set(title_dir: Path, summary: dict) -> None:
     expected_names = {r["id"] for r in summary["renditions"]} | manifest_names(title_dir)
     if any(r["kind"] == "image" for r in summary["renditions"]):
         expected_names.add("thumbnails.vtt")
+    if "quality" in summary:
+        expected_names.add("quality.json")
     assert names == expected_names
 
 
