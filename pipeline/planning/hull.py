@@ -145,11 +145,18 @@ def choose_rungs(
             chosen.append(kbps)
     if max_rungs > 1 and chosen[-1] > floor * MIN_RUNG_SPACING:
         chosen.append(floor)
-    return [_rung(curves, kbps) for kbps in sorted(chosen)]
+    rungs: list[ChosenRung] = []
+    for kbps in chosen:  # top down: a cheaper rung never gets a bigger picture than a dearer one
+        limit = rungs[-1].width * rungs[-1].height if rungs else None
+        rungs.append(_rung(curves, kbps, limit))
+    return rungs[::-1]
 
 
-def _rung(curves: dict[tuple[int, int], list[RatePoint]], kbps: int) -> ChosenRung:
-    found = best_at(curves, kbps)
+def _rung(
+    curves: dict[tuple[int, int], list[RatePoint]], kbps: int, max_area: int | None
+) -> ChosenRung:
+    allowed = {s: c for s, c in curves.items() if max_area is None or s[0] * s[1] <= max_area}
+    found = best_at(allowed, kbps) or best_at(curves, kbps)
     assert found is not None  # every chosen bitrate is at or above the cheapest trial
     (width, height), vmaf = found
     return ChosenRung(

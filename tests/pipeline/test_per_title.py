@@ -257,3 +257,14 @@ def test_planner_takes_chosen_rungs_with_the_class_settings():
     assert all(Fraction(r.frame_rate) == 25 for r in p.video)
     with pytest.raises(PipelineError, match="per-title ladder for web is empty"):
         plan(_media(), ["web"], {"web": _web_like()}, per_title={"web": []})
+
+
+def test_a_cheaper_rung_never_gets_a_bigger_picture_than_a_dearer_one():
+    # noisy trials: 720p looks better than 360p at low rates, 360p better at high rates
+    points = [_point(640, 360, 200, 40), _point(640, 360, 800, 90), _point(640, 360, 3200, 97),
+              _point(1280, 720, 200, 50), _point(1280, 720, 800, 80),
+              _point(1280, 720, 3200, 85)]  # fmt: skip
+    rungs = choose_rungs(points, target_vmaf=95, step_vmaf=6, min_kbps=200, max_kbps=3200,
+                         max_rungs=8)  # fmt: skip
+    assert (rungs[-1].width, rungs[-1].height) == (640, 360)
+    assert {(r.width, r.height) for r in rungs} == {(640, 360)}
