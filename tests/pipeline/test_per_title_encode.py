@@ -124,3 +124,22 @@ def test_a_rendition_under_min_vmaf_fails_the_title_and_nothing_is_published(
     assert "v234p145 (416x234, 145 kbps): VMAF" in message
     assert not (tmp_path / "m").exists()
     assert sources["motion"].is_file()
+
+
+def test_ladder_optimize_prints_the_ladder_and_draws_the_hull(sources, tmp_path):
+    plot = tmp_path / "hull.png"
+    run = CliRunner().invoke(
+        main, ["ladder", "optimize", str(sources["card"]), "--device-class", "mobile",
+               "--plot", str(plot), "--json"],
+    )  # fmt: skip
+    assert run.exit_code == 0, run.output
+    analysis = json.loads(run.stdout)
+    assert analysis["device_class"] == "mobile" and analysis["target_vmaf"] == 93
+    assert len(analysis["points"]) == 2 * 4  # the mobile sizes up to 640x360, 4 rates each
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    text = CliRunner().invoke(main, ["ladder", "optimize", str(sources["card"])])
+    assert text.exit_code == 0, text.output
+    assert "Per-title ladder" in text.output and "predicted VMAF" in text.output
+    missing = CliRunner().invoke(main, ["ladder", "optimize", str(tmp_path / "none.mov")])
+    assert missing.exit_code != 0 and "none.mov" in missing.output
+    assert "Traceback" not in missing.output
