@@ -24,9 +24,11 @@ from pipeline.media.quality import ChosenRung, RatePoint, Sample
 from pipeline.planning.ladder import Ladder
 
 WHOLE_TITLE_SECONDS = 30.0
-WINDOW_GOPS = 2  # a sample window: 2 GOPs (4 s with 2 s GOPs)
-SAMPLE_SHARE = 0.1  # windows cover about a tenth of a long title...
-MIN_WINDOWS, MAX_WINDOWS = 3, 8  # ...but at least 3 and at most 8 windows
+# A sample window is one GOP (2 s): the trials of 3 such windows of a two-minute title cost
+# about 40 % of its final encode's CPU time (bench/per_title.py --long); 4 s windows cost 86 %.
+WINDOW_GOPS = 1
+SAMPLE_SHARE = 0.05  # windows cover about a twentieth of a long title...
+MIN_WINDOWS, MAX_WINDOWS = 3, 12  # ...but at least 3 and at most 12 windows
 TRIAL_BPP = (0.01, 0.2)  # bits per pixel per frame: the useful range of one size
 TRIAL_PREFIX = "trial"
 

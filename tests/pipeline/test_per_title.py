@@ -210,7 +210,7 @@ def test_bad_per_title_field_names_the_file(tmp_path):
 def test_long_titles_are_sampled_by_complexity_short_ones_tried_whole():
     assert choose_samples([], 20.0) == [Sample(start=0, end=20.0)]
     cut = windows(120.0, 2.0)
-    assert len(cut) == 30 and cut[0] == Sample(start=0, end=4) and cut[-1].end == 120
+    assert len(cut) == 60 and cut[0] == Sample(start=0, end=2) and cut[-1].end == 120
     scored = [w.model_copy(update={"complexity": (k * 7) % 30}) for k, w in enumerate(cut)]
     picked = choose_samples(scored, 120.0)
     assert len(picked) == 3 and picked == sorted(picked, key=lambda s: s.start)
