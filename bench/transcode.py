@@ -1,15 +1,19 @@
 """Benchmark: one decode fanned out to every rung vs one FFmpeg process (and decode) per rung,
-and the cost of scrubbing thumbnails on the one-decode run.
+the cost of scrubbing thumbnails on the one-decode run, and two FFmpeg binaries on that run.
 
     python bench/transcode.py [--source PATH] [--device-class web] [--preset veryfast]
-                              [--rounds N]
+                              [--rounds N] [--ffmpeg A,B]
 
 Without --source a 1080p30 10 s testsrc2 + sine mezzanine is generated first. Both strategies
 encode the same renditions with the same encoder settings (the per-rung runs use
 `build_rung_command`, plus one audio-only run); neither makes thumbnails. The thumbnail
 overhead compares the one-decode run with and without the plan's thumbnail sets, alternating
 the two `--rounds` times and keeping each one's fastest run (this machine is shared: the ratio
-of runs made side by side is what to read). Prints a table and one JSON line.
+of runs made side by side is what to read). `--ffmpeg A,B` (default `ffmpeg,auto`: Debian's
+FFmpeg on PATH against VOD_FFMPEG's `auto`, the imageio-ffmpeg wheel's) runs the same
+one-decode ladder command with each binary, alternating, `--rounds` times, keeping each one's
+fastest, and reports B/A (child CPU from getrusage deltas). The other comparisons run the
+binary VOD_FFMPEG names. Prints a table and one JSON line.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from core.settings import resolve_ffmpeg  # noqa: E402
 from pipeline.encode.ffmpeg_cmd import build_rung_command, build_transcode_command  # noqa: E402
 from pipeline.encode.transcode import run_ffmpeg  # noqa: E402
 from pipeline.media.info import MediaInfo  # noqa: E402
@@ -111,13 +118,66 @@ def timed(runs: list[list[str]], source: str, duration: float) -> tuple[float, f
     return wall, cpu
 
 
+def binary(name: str) -> tuple[str, str]:
+    """`--ffmpeg` entry (a path, a name on PATH or `auto`) -> absolute path and version line.
+
+    An absolute path, so `run_ffmpeg` keeps it (it only swaps a bare `ffmpeg` for VOD_FFMPEG).
+    """
+    exe = resolve_ffmpeg(name)
+    found = shutil.which(exe)
+    if found is None:
+        raise SystemExit(f"--ffmpeg: {name!r} ({exe}) is not an executable")
+    out = subprocess.run(
+        [found, "-hide_banner", "-version"], capture_output=True, text=True, check=False
+    ).stdout
+    version = out.split("\n", 1)[0].removeprefix("ffmpeg version ").split(" ", 1)[0]
+    return str(Path(found).resolve()), version
+
+
+def compare_binaries(
+    names: list[str],
+    argv: list[str],
+    out_dir: Path,
+    work: Path,
+    src: str,
+    duration: float,
+    rounds: int,
+) -> list[tuple[float, float, str]]:
+    """Per binary: the fastest (wall, cpu) of the one-decode command `argv` (writing into
+    `out_dir`; here each binary writes into a folder of its own under `work`), and its version.
+    The binaries take turns, so a busy spell on the machine hits both alike."""
+    exes = [binary(name) for name in names]
+    runs: list[list[tuple[float, float]]] = [[] for _ in names]
+    for _ in range(max(1, rounds)):
+        for k, (exe, _version) in enumerate(exes):
+            target = work / f"ffmpeg{k}"
+            target.mkdir(exist_ok=True)
+            own = [exe, *(_moved(a, out_dir, target) for a in argv[1:])]
+            runs[k].append(timed([own], src, duration))
+    return [(*min(r), version) for r, (_exe, version) in zip(runs, exes, strict=True)]
+
+
+def _moved(arg: str, old: Path, new: Path) -> str:
+    """An output path under `old` re-rooted under `new` (other arguments unchanged)."""
+    path = Path(arg)
+    return str(new / path.name) if path.parent == old else arg
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", type=Path, help="mezzanine to encode (default: generated)")
     parser.add_argument("--device-class", default="web")
     parser.add_argument("--preset", default="veryfast")
     parser.add_argument("--rounds", type=int, default=2, help="runs of each one-decode variant")
+    parser.add_argument(
+        "--ffmpeg",
+        default="ffmpeg,auto",
+        help="two FFmpeg binaries A,B to compare on the one-decode run (path, name or auto)",
+    )
     args = parser.parse_args(argv)
+    binaries = [b.strip() for b in args.ffmpeg.split(",")]
+    if len(binaries) != 2 or not all(binaries):
+        parser.error("--ffmpeg takes two binaries: A,B")
 
     with tempfile.TemporaryDirectory(prefix="bench-transcode-") as tmp:
         work = Path(tmp)
@@ -154,6 +214,9 @@ def main(argv: list[str] | None = None) -> int:
                 build_transcode_command(audio_only, work / "per_rung", preset=args.preset)[0]
             )
         rung_wall, rung_cpu = timed(per_rung, src, plan.duration)
+        by_binary = compare_binaries(
+            binaries, single_argv, work / "single", work, src, plan.duration, args.rounds
+        )
 
     result = {
         "source": src if args.source else "generated testsrc2 1920x1080 30fps",
@@ -174,6 +237,20 @@ def main(argv: list[str] | None = None) -> int:
         "with_thumbnails_wall_s": round(thumbs_wall, 2),
         "with_thumbnails_cpu_s": round(thumbs_cpu, 2),
     }
+    (a_wall, a_cpu, a_version), (b_wall, b_cpu, b_version) = by_binary
+    result["ffmpeg"] = {
+        "a": binaries[0],
+        "a_version": a_version,
+        "a_wall_s": round(a_wall, 2),
+        "a_cpu_s": round(a_cpu, 2),
+        "b": binaries[1],
+        "b_version": b_version,
+        "b_wall_s": round(b_wall, 2),
+        "b_cpu_s": round(b_cpu, 2),
+        "wall_ratio_b_over_a": round(b_wall / a_wall, 3),
+        "cpu_ratio_b_over_a": round(b_cpu / a_cpu, 3),
+        "rounds": max(1, args.rounds),
+    }
     if thumbs_wall:
         result["thumbnail_wall_overhead"] = round(thumbs_wall / single_wall - 1, 4)
         result["thumbnail_cpu_overhead"] = round(thumbs_cpu / single_cpu - 1, 4)
@@ -193,6 +270,10 @@ def main(argv: list[str] | None = None) -> int:
             f"overhead wall {100 * (thumbs_wall / single_wall - 1):+.1f} %, "
             f"cpu {100 * (thumbs_cpu / single_cpu - 1):+.1f} % (target: under 5 %)"
         )
+    print(f"single decode per binary (fastest of {max(1, args.rounds)}, taking turns):")
+    for label, name, (wall, cpu, version) in zip("AB", binaries, by_binary, strict=True):
+        print(f"  {label} {name:<12}{version:<30}{wall:>9.2f}{cpu:>9.2f}{d / wall:>12.2f}")
+    print(f"ratio B/A: wall {b_wall / a_wall:.3f}, cpu {b_cpu / a_cpu:.3f} (< 1: B is faster)")
     print(json.dumps(result))
     return 0
 

@@ -48,6 +48,11 @@ def bundled_ffmpeg() -> str:
         return "ffmpeg"
 
 
+def resolve_ffmpeg(name: str) -> str:
+    """A VOD_FFMPEG value -> the program to run: `auto` is `bundled_ffmpeg()`, else `name`."""
+    return bundled_ffmpeg() if name == "auto" else name
+
+
 class Settings(BaseSettings):
     """Every VOD_* variable with its default (the README lists them from here)."""
 
@@ -188,7 +193,7 @@ class Settings(BaseSettings):
 
     @property
     def ffmpeg_exe(self) -> str:
-        return bundled_ffmpeg() if self.ffmpeg == "auto" else self.ffmpeg
+        return resolve_ffmpeg(self.ffmpeg)
 
     @property
     def hard_time_limit(self) -> float:

@@ -7,6 +7,7 @@ as a short tail for the error message.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import threading
 from collections import deque
@@ -25,6 +26,12 @@ from pipeline.media.plan import Plan
 STDERR_TAIL_LINES = 50
 # Trailers FFmpeg prints after the real cause; never the most useful line.
 _GENERIC_LINES = ("conversion failed!", "exiting normally")
+# FFmpeg >= 6 closes a failed open with summaries after the cause: "Error opening input file
+# X." / "Error opening output files: Filter not found". FFmpeg 5 printed only the cause.
+_OPEN_TRAILER = re.compile(r"error opening (input|output) files?\b", re.IGNORECASE)
+_OPEN_INPUT = re.compile(r"Error opening input file (?P<path>.+)\.")
+# ... and its cause lacks the file name: "[in#0 @ 0x55d4...] Error opening input: REASON".
+_OPEN_INPUT_CAUSE = re.compile(r"(\[in#\d+ @ [^]]*\] )?Error opening input: (?P<reason>.+)")
 
 
 def transcode(
@@ -104,12 +111,25 @@ def run_ffmpeg(
 
 
 def last_meaningful_line(lines: Iterable[str]) -> str:
-    """The last stderr line that says something (not blank, not a generic trailer)."""
-    for line in reversed(list(lines)):
-        text = line.strip()
-        if text and text.lower() not in _GENERIC_LINES:
-            return text
-    return "no error output"
+    """The last stderr line that says something (not blank, not a generic trailer).
+
+    FFmpeg 6+'s cause of a failed input open is put back in FFmpeg 5's form, `X: REASON`, so
+    the message names the file whichever FFmpeg runs."""
+    texts = [line.strip() for line in lines]
+    opened = (_OPEN_INPUT.fullmatch(t) for t in texts)
+    path = next((m["path"] for m in opened if m), None)
+    summary = None  # a summary line is still better than nothing
+    for text in reversed(texts):
+        if not text or text.lower() in _GENERIC_LINES:
+            continue
+        if _OPEN_TRAILER.match(text):
+            summary = summary or text
+            continue
+        cause = _OPEN_INPUT_CAUSE.fullmatch(text)
+        if cause and path:
+            return f"{path}: {cause['reason']}"
+        return text
+    return summary or "no error output"
 
 
 def _drain(stream: IO[str] | None, tail: deque[str]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import signal
 import struct
 import subprocess
@@ -252,8 +253,10 @@ def test_missing_source_raises_with_ffmpeg_stderr(tmp_path):
     with pytest.raises(TranscodeError) as info:
         transcode(plan, tmp_path / "out")
     err = info.value
-    assert str(err).startswith(f"[transcode] {tmp_path / 'nope.mov'}: ffmpeg exited with code 1:")
-    assert "No such file or directory" in str(err)
+    # The exit status is FFmpeg's own (5.1: 1, 9: 254); the cause names the file either way.
+    head = re.escape(f"[transcode] {tmp_path / 'nope.mov'}: ffmpeg exited with code ")
+    cause = re.escape(f": {tmp_path / 'nope.mov'}: No such file or directory")
+    assert re.fullmatch(f"{head}[1-9][0-9]*{cause}", str(err))
     assert "No such file or directory" in err.detail
     assert list((tmp_path / "out").iterdir()) == []
 
@@ -311,6 +314,21 @@ def test_progress_tracker_parses_ffmpeg_blocks():
 
 def test_last_meaningful_line_skips_trailers():
     assert last_meaningful_line(["x: bad thing", "Conversion failed!", ""]) == "x: bad thing"
+    # FFmpeg 6+: summaries after the cause, and an input's cause without the file name
+    missing = [
+        "[in#0 @ 0x55d4c0e0] Error opening input: No such file or directory",
+        "Error opening input file /m/a b.mov.",
+        "Error opening input files: No such file or directory",
+    ]
+    assert last_meaningful_line(missing) == "/m/a b.mov: No such file or directory"
+    no_filter = [
+        "[AVFilterGraph @ 0x5567] No such filter: 'nope'",
+        "Error opening output file -.",
+        "Error opening output files: Filter not found",
+    ]
+    assert last_meaningful_line(no_filter) == "[AVFilterGraph @ 0x5567] No such filter: 'nope'"
+    only = ["Error opening output files: Invalid argument", "Conversion failed!"]
+    assert last_meaningful_line(only) == "Error opening output files: Invalid argument"
     assert last_meaningful_line([]) == "no error output"
 
 

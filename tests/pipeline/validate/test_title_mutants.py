@@ -104,6 +104,9 @@ def test_directory_target_checks_the_manifests_it_has() -> None:
 
 
 def test_decode_flag_without_decoder(monkeypatch: pytest.MonkeyPatch) -> None:
+    # VOD_FFMPEG=auto may name the imageio-ffmpeg wheel's binary by absolute path, which an
+    # empty PATH does not hide: name the program so that no FFmpeg can be found.
+    monkeypatch.setenv("VOD_FFMPEG", "ffmpeg")
     monkeypatch.setenv("PATH", "/nonexistent")
     t = clean_title()
     report = run(t.files, MASTER, decode=True)
